@@ -1,0 +1,17 @@
+"""``gan-bokeh segment`` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+from gan_bokeh.errors import UserError
+
+HELP = "segment (not implemented yet)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UserError("'segment' is not implemented yet")

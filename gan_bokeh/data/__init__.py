@@ -1,0 +1,1 @@
+"""gan_bokeh.data — see README architecture."""

@@ -1,0 +1,1 @@
+"""gan_bokeh.depth — see README architecture."""

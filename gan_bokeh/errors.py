@@ -1,0 +1,29 @@
+"""Exceptions shared by every room.
+
+A :class:`UserError` is something the user can fix (a bad path, a missing mask, an invalid option).
+The CLI prints its message as one line and exits with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """An error caused by user input; the message must name the file/option and the fix."""
+
+    exit_code = 2
+
+
+class BadImageError(UserError):
+    """An image file that cannot be decoded (truncated, not an image, too large, ...).
+
+    Batch jobs catch this, record ``str(err)`` as the reason and carry on.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class WeightsUnavailableError(UserError):
+    """Pretrained weights are neither cached nor given by path (typically: offline machine)."""

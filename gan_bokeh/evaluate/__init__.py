@@ -1,0 +1,1 @@
+"""gan_bokeh.evaluate — see README architecture."""

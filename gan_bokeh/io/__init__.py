@@ -1,0 +1,32 @@
+"""The I/O room: every image read/write, atomic writes, JSON-lines manifests."""
+
+from gan_bokeh.io.atomic import (
+    append_jsonl,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+    atomic_write_with,
+    read_jsonl,
+)
+from gan_bokeh.io.images import (
+    IMAGE_EXTENSIONS,
+    MASK_SUFFIX,
+    find_mask,
+    image_info,
+    list_images,
+    open_image,
+    read_image,
+    read_image_alpha,
+    read_mask,
+    to_uint8,
+    write_image,
+    write_mask,
+    write_rgba,
+)
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "MASK_SUFFIX", "append_jsonl", "atomic_path", "atomic_write_bytes",
+    "atomic_write_text", "atomic_write_with", "find_mask", "image_info", "list_images", "open_image",
+    "read_image", "read_image_alpha", "read_jsonl", "read_mask", "to_uint8", "write_image",
+    "write_mask", "write_rgba",
+]

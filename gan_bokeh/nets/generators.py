@@ -1,0 +1,95 @@
+"""CycleGAN ResNet generator (paper Fig. 5; Johnson et al. architecture as used by Zhu et al.).
+
+Layout: reflection pad → 7×7 conv stem → two stride-2 downsamples → ``n_blocks`` residual blocks →
+two upsamples → 7×7 conv → tanh. Input and output are ``(B, 3, H, W)`` in [-1, 1]; H and W must be
+multiples of 4 (two stride-2 stages).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gan_bokeh.nets.layers import init_weights, norm_layer
+from gan_bokeh.nets.registry import register_generator
+
+
+class ResnetBlock(nn.Module):
+    """``x + conv(norm(relu(conv(norm(x)))))`` with reflection padding (keeps borders artifact-free)."""
+
+    def __init__(self, dim: int, norm: str = "instance", dropout: float = 0.0) -> None:
+        super().__init__()
+        Norm = norm_layer(norm)
+        use_bias = norm == "instance"
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), Norm(dim), nn.ReLU(True)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), Norm(dim)]
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """ResNet-based generator.
+
+    Args:
+        in_channels: input channels (3).
+        out_channels: output channels (3).
+        ngf: width of the first layer (64 in the paper; 16 is enough for CPU smoke runs).
+        n_blocks: residual blocks (9 for 256 px in the paper, 6 for 128 px).
+        norm: ``instance`` | ``batch`` | ``none``.
+        dropout: dropout inside residual blocks.
+        upsample: ``deconv`` (paper) or ``resize`` (nearest-neighbour + conv, avoids the checkerboard
+            artifacts the paper reports in §4.4.1).
+
+    Shape:
+        ``(B, in_channels, H, W)`` → ``(B, out_channels, H, W)``, values in [-1, 1].
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
+                 norm: str = "instance", dropout: float = 0.0, upsample: str = "deconv") -> None:
+        super().__init__()
+        if n_blocks < 0 or ngf < 1:
+            raise ValueError("n_blocks must be >= 0 and ngf >= 1")
+        Norm = norm_layer(norm)
+        use_bias = norm == "instance"
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=use_bias), Norm(ngf), nn.ReLU(True)]
+        for i in range(2):  # downsample ×4
+            c = ngf * 2**i
+            layers += [nn.Conv2d(c, c * 2, 3, stride=2, padding=1, bias=use_bias), Norm(c * 2), nn.ReLU(True)]
+        layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
+        for i in range(2):  # upsample ×4
+            c = ngf * 2 ** (2 - i)
+            if upsample == "deconv":
+                up: list[nn.Module] = [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1,
+                                                          bias=use_bias)]
+            elif upsample == "resize":
+                up = [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                      nn.Conv2d(c, c // 2, 3, bias=use_bias)]
+            else:
+                raise ValueError(f"unknown upsample {upsample!r}; choose deconv or resize")
+            layers += [*up, Norm(c // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+@register_generator("resnet_9blocks")
+def resnet_9blocks(**kwargs) -> ResnetGenerator:
+    """The paper's generator for 256×256 images."""
+    kwargs.setdefault("n_blocks", 9)
+    return ResnetGenerator(**kwargs)
+
+
+@register_generator("resnet_6blocks")
+def resnet_6blocks(**kwargs) -> ResnetGenerator:
+    """CycleGAN's generator for 128×128 images."""
+    kwargs.setdefault("n_blocks", 6)
+    return ResnetGenerator(**kwargs)

@@ -1,0 +1,1 @@
+"""gan_bokeh.render — see README architecture."""

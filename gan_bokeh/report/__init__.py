@@ -1,0 +1,1 @@
+"""gan_bokeh.report — see README architecture."""

@@ -1,0 +1,33 @@
+"""Device selection and thread settings shared by the commands that run networks.
+
+Only the trainer, generator, segmenter and renderer entry points call this; models never pick devices.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gan_bokeh.errors import UserError
+
+
+def pick_device(name: str | None = None):  # -> torch.device (torch imported lazily)
+    """``None``/``"auto"`` → CUDA when present, else CPU; ``"cuda"`` without a GPU is a user error."""
+    import torch
+
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device is visible; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name}: unknown device; use cpu, cuda or cuda:N") from None
+
+
+def torch_threads(n: int | None = None) -> None:
+    """Set intra-op threads (``GAN_BOKEH_THREADS`` or ``n``); default leaves torch's choice."""
+    import torch
+
+    n = n or int(os.environ.get("GAN_BOKEH_THREADS", "0") or 0)
+    if n > 0:
+        torch.set_num_threads(n)

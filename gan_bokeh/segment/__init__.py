@@ -1,0 +1,1 @@
+"""gan_bokeh.segment — see README architecture."""

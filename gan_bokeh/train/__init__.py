@@ -1,0 +1,1 @@
+"""The training room: loop, devices, AMP, DDP, checkpoints + resume, metrics.jsonl, TensorBoard."""

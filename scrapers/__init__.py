@@ -1,0 +1,1 @@
+"""Flickr dataset collection: search, downloads, manifests, dedupe, review, build-dataset."""

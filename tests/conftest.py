@@ -1,0 +1,53 @@
+"""Shared fixtures.
+
+* Torch runs single-threaded in tests (two xdist workers share the two cores).
+* ``shared_data``: the folder of real photos (``GAN_BOKEH_SHARED_DATA``, default ``../shared/data``).
+  Locally a test that needs it is skipped when it is absent; with ``CI`` set it **fails** instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("GAN_BOKEH_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_single_thread():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ``shared/data``; skip (locally) or fail (CI) when it is missing."""
+    d = shared_data_dir()
+    if not (d / "MANIFEST.tsv").is_file():
+        msg = f"shared data not found at {d} (set GAN_BOKEH_SHARED_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return d
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests keep things a person may want to look at (screenshots, tables)."""
+    d = ROOT / "test-artifacts"
+    d.mkdir(exist_ok=True)
+    return d
