@@ -138,9 +138,7 @@ def _pil_to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     alpha = None
     if mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
-    elif mode in ("LA", "La", "PA"):
-        img = img.convert("RGBA")
-    elif mode in ("RGBa",):
+    elif mode in ("LA", "La", "PA") or mode in ("RGBa",):
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         rgba = np.asarray(img, dtype=np.float32) / 255.0
