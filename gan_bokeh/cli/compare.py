@@ -1,17 +1,56 @@
-"""``gan-bokeh compare`` (placeholder until its issue lands)."""
+"""``gan-bokeh compare``: a static HTML report comparing renderers and GAN runs side by side."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from gan_bokeh.errors import UserError
-
-HELP = "compare (not implemented yet)"
+HELP = "static HTML report: input, mask, depth, renderers, GAN runs (± overlay), metrics, loss curves"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("--input", required=True, nargs="+", metavar="FILE|DIR", help="photos to compare on")
+    parser.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder (index.html + images)")
+    parser.add_argument("--runs", nargs="*", default=[], metavar="RUN",
+                        help="run folders or checkpoint files (each gives a column without and with overlay)")
+    parser.add_argument("--methods", default="average,gaussian,buckets,interpolate,layers",
+                        help="comma-separated renderer methods ('' = none; default: all)")
+    parser.add_argument("--mask", metavar="DIR", help="masks <stem>.png (else alpha, sidecars or the segmenter)")
+    parser.add_argument("--depth", metavar="DIR", help="depth maps <stem>.* (else a fallback from the mask)")
+    parser.add_argument("--depth-kind", default="depth", choices=("depth", "disparity"),
+                        help="how --depth files encode distance (disparity: larger = nearer)")
+    parser.add_argument("--max-images", type=int, default=8, metavar="N", help="first N inputs (0 = all; 8)")
+    parser.add_argument("--max-size", type=int, default=1024, metavar="PX",
+                        help="downscale inputs to this long side first (0 = original size; 1024)")
+    parser.add_argument("--work-size", type=int, default=None, metavar="N", help="GAN working resolution")
+    parser.add_argument("--no-segment", action="store_true", help="never run the segmenter for missing masks")
+    parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("'compare' is not implemented yet")
+    from gan_bokeh.errors import UserError
+    from gan_bokeh.report import CompareOptions, build_report
+    from gan_bokeh.runtime import torch_threads
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        from gan_bokeh.render import METHODS
+    except ImportError:
+        METHODS = None  # noqa: N806 - renderer room not installed: cells will say "unavailable"
+    if METHODS is not None:
+        bad = [m for m in methods if m not in METHODS]
+        if bad:
+            raise UserError(f"--methods {','.join(bad)}: unknown; choose from {', '.join(METHODS)}")
+    if args.max_images < 0 or args.max_size < 0:
+        raise UserError("--max-images/--max-size must be >= 0")
+    torch_threads()
+    index, stats, notes = build_report(CompareOptions(
+        inputs=args.input, out_dir=args.out, runs=args.runs, methods=methods, mask_dir=args.mask,
+        depth_dir=args.depth, depth_kind=args.depth_kind, max_images=args.max_images, max_size=args.max_size,
+        work_size=args.work_size, device=args.device, segment=not args.no_segment,
+        progress=sys.stderr.isatty()))
+    for n in notes:
+        print(f"note: {n}")
+    print(f"compare: {stats['made']} cells made, {stats['reused']} reused, {stats['failed']} failed, "
+          f"{stats['skipped_inputs']} inputs skipped → {index}")
+    return 0

@@ -1,17 +1,41 @@
-"""``gan-bokeh evaluate`` (placeholder until its issue lands)."""
+"""``gan-bokeh evaluate``: measure subject preservation, background defocus, halos, FID/KID."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from gan_bokeh.errors import UserError
-
-HELP = "evaluate (not implemented yet)"
+HELP = "measure outputs: subject PSNR/SSIM, background blur, edge halo, paired PSNR/SSIM, FID/KID"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("--pred", required=True, metavar="DIR", help="outputs to judge")
+    parser.add_argument("--input", required=True, metavar="DIR", help="the inputs they were made from (same stems)")
+    parser.add_argument("--mask", metavar="DIR", help="subject masks <stem>.png (else RGBA alpha or sidecars)")
+    parser.add_argument("--target", metavar="DIR", help="paired real shallow-DoF photos (e.g. EBB!), same stems")
+    parser.add_argument("--real-b", metavar="DIR", help="real domain-B photos for FID/KID")
+    parser.add_argument("--inception-weights", metavar="PATH",
+                        help="Inception weights for FID/KID (TorchScript .pt, or torch-fidelity .pth)")
+    parser.add_argument("--out", metavar="DIR", help="where metrics.json/metrics.csv go (default: --pred)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("'evaluate' is not implemented yet")
+    from gan_bokeh.errors import UserError
+    from gan_bokeh.evaluate import evaluate_folders, format_table, write_metrics
+
+    for flag in ("pred", "input", "mask", "target", "real_b"):
+        v = getattr(args, flag)
+        if v is not None and not Path(v).is_dir():
+            raise UserError(f"--{flag.replace('_', '-')} {v}: no such folder")
+    result = evaluate_folders(args.pred, args.input, mask_dir=args.mask, target_dir=args.target,
+                              real_b_dir=args.real_b, inception_weights=args.inception_weights,
+                              progress=sys.stderr.isatty())
+    if not result["per_image"]:
+        raise UserError(f"--pred {args.pred}: no output matched an input by file stem in {args.input}")
+    jpath, cpath = write_metrics(result, args.out or args.pred)
+    print(format_table(result))
+    for n in result["notes"]:
+        print(f"note: {n}")
+    print(f"evaluate: {len(result['per_image'])} image(s) → {jpath}, {cpath}")
+    return 0

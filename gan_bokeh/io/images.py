@@ -29,6 +29,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "list_images",
     "open_image",
+    "pil_to_rgb_alpha",
     "read_image",
     "read_image_alpha",
     "read_mask",
@@ -126,8 +127,11 @@ def open_image(path: str | os.PathLike[str], *, draft: tuple[int, int] | None = 
     return img
 
 
-def _pil_to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Normalise any Pillow mode to float32 RGB (H, W, 3) and an optional alpha (H, W)."""
+def pil_to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Normalise any Pillow mode to float32 RGB ``(H, W, 3)`` in [0, 1] and an optional alpha ``(H, W)``.
+
+    For callers that opened the image themselves (e.g. with JPEG draft mode) through :func:`open_image`.
+    """
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float32)
@@ -154,7 +158,7 @@ def read_image_alpha(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
     Returns:
         ``(rgb, alpha)``: float32 ``(H, W, 3)`` in [0, 1] and float32 ``(H, W)`` in [0, 1] or ``None``.
     """
-    return _pil_to_rgb_alpha(open_image(path))
+    return pil_to_rgb_alpha(open_image(path))
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

@@ -1,1 +1,110 @@
-"""gan_bokeh.segment — see README architecture."""
+"""Person segmentation: DeepLabV3 (the paper's choice) or an offline MediaPipe selfie model.
+
+Public API (cross-room contract)::
+
+    seg = get_segmenter("auto" | "deeplab" | "selfie", weights=None, device=None, **opts)
+    seg.name            # backend name stored in output metadata
+    mask = seg(image)   # image float32 (H, W, 3) [0, 1] → mask float32 (H, W) [0, 1]
+    refine_mask(mask, ...); select_main_subject(mask, depth=None, mode=None)
+
+Heavy imports (torch, torchvision, ai_edge_litert) happen inside the factories.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from gan_bokeh.errors import UserError
+from gan_bokeh.segment.base import Segmenter
+from gan_bokeh.segment.refine import MAIN_SUBJECT_MODES, mask_iou, refine_mask, select_main_subject
+
+__all__ = [
+    "BACKENDS", "DEEPLAB_ARCHS", "MAIN_SUBJECT_MODES", "Segmenter", "deeplab_available", "get_segmenter",
+    "mask_iou", "refine_mask", "select_main_subject",
+]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "deeplab", "selfie")
+DEEPLAB_ARCHS = ("resnet101", "resnet50", "mobilenet_v3")
+
+
+def _is_tflite(path: str | os.PathLike[str] | None) -> bool:
+    return path is not None and Path(path).suffix.lower() == ".tflite"
+
+
+def deeplab_available(arch: str = "resnet101", weights: str | os.PathLike[str] | None = None) -> bool:
+    """True when DeepLab weights are given (non-``.tflite`` file) or already in the torch hub cache."""
+    from gan_bokeh.segment.deeplab import deeplab_weights_url
+    from gan_bokeh.weights import weights_available
+
+    if weights is not None:
+        return not _is_tflite(weights) and Path(weights).is_file()
+    return weights_available(deeplab_weights_url(arch))
+
+
+def _deeplab(weights: Any, device: Any, arch: str = "resnet101", short_side: int = 520,
+             download: bool = True) -> Segmenter:
+    from gan_bokeh.runtime import pick_device
+    from gan_bokeh.segment.deeplab import DeepLabSegmenter, deeplab_weights_url
+    from gan_bokeh.weights import resolve_weights
+
+    if _is_tflite(weights):
+        raise UserError(f"{weights}: a .tflite file is a selfie model; use --backend selfie")
+    state = resolve_weights(deeplab_weights_url(arch), what=f"DeepLabV3-{arch} weights", flag="--weights",
+                            path=weights, download=download)
+    dev = device if device is not None and not isinstance(device, str) else pick_device(device)
+    return DeepLabSegmenter(arch, state, device=dev, short_side=short_side)
+
+
+def _selfie(weights: Any, download: bool = True, num_threads: int | None = None, **options: Any) -> Segmenter:
+    from gan_bokeh.segment.model_files import selfie_model_path
+    from gan_bokeh.segment.selfie import SelfieOptions, SelfieSegmenter
+
+    try:
+        opts = SelfieOptions(**options)
+        opts.validate()
+    except (TypeError, ValueError) as err:
+        raise UserError(f"selfie options: {err}") from None
+    return SelfieSegmenter(selfie_model_path(weights, download=download), opts, num_threads=num_threads)
+
+
+def get_segmenter(backend: str = "auto", weights: str | os.PathLike[str] | None = None, device: Any = None,
+                  **opts: Any) -> Segmenter:
+    """Build a person segmenter.
+
+    Args:
+        backend: ``"deeplab"``, ``"selfie"`` or ``"auto"`` (DeepLab when its weights are given or cached,
+            else selfie; the choice is logged and available as ``.name``).
+        weights: a local weights file: a DeepLab state dict (``.pt``/``.pth``/``.safetensors``) or a selfie
+            ``.tflite``.
+        device: torch device (DeepLab only; ``None`` = CUDA if present, else CPU).
+        **opts: backend options. DeepLab: ``arch`` (``resnet101``/``resnet50``/``mobilenet_v3``),
+            ``short_side``, ``download``. Selfie: the fields of
+            :class:`~gan_bokeh.segment.selfie.SelfieOptions`, ``download``, ``num_threads``.
+
+    Raises:
+        WeightsUnavailableError: the backend's model is neither given, cached nor downloadable.
+        UserError: unknown backend/option or a bad weights file.
+    """
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend}: unknown; choose from {', '.join(BACKENDS)}")
+    deeplab_keys = {"arch", "short_side", "download"}
+    selfie_opts = {k: v for k, v in opts.items() if k not in ("arch", "short_side")}
+    deeplab_opts = {k: v for k, v in opts.items() if k in deeplab_keys}
+    if backend == "auto":
+        arch = opts.get("arch", "resnet101")
+        if not _is_tflite(weights) and deeplab_available(arch, weights):
+            backend = "deeplab"
+        else:
+            backend = "selfie"
+            if weights is not None and not _is_tflite(weights):
+                raise UserError(f"{weights}: weights file not found")
+        log.info("segmentation backend: %s (auto)", backend)
+    if backend == "deeplab":
+        return _deeplab(weights, device, **deeplab_opts)
+    return _selfie(weights, **selfie_opts)
+

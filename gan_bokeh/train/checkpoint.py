@@ -8,8 +8,13 @@ A checkpoint is a plain dict of tensors and primitives (no pickled classes), for
       "arch": {"G": {"name": "resnet_9blocks", "kwargs": {...}}, "F": {...}, "D_A": {...}, "D_B": {...}},
       "nets": {"G": state_dict, "F": state_dict, "D_A": state_dict, "D_B": state_dict},
       "config": {... resolved training config as plain dict ...},
-      ... trainer state (optimizers, schedulers, pools, RNG, data order) under further keys ...
+      # latest.pt only (what --resume needs):
+      "optim": {"G", "D"}, "sched": {"G", "D"}, "scaler": {...},
+      "pools": {"A", "B"}, "pools_by_rank": [...], "rng_by_rank": [...],
+      "progress": {"epoch", "batch", "iteration"}, "world_size": int,
     }
+
+``iter_NNNNNNN.pt`` files hold only ``arch``, ``nets``, ``config``, ``iteration`` and ``epoch``.
 
 Naming follows the paper: G maps A→B (ordinary → shallow DoF), F maps B→A.
 A run folder holds ``ckpt/latest.pt`` (and ``ckpt/iter_NNNNNNN.pt``); :func:`resolve_checkpoint` accepts

@@ -1,0 +1,211 @@
+"""Unpaired two-domain dataset (``trainA/``, ``trainB/``) with optional subject masks.
+
+Masks (paper §3.4): the alpha channel of an RGBA PNG, or a mask file of the same stem — a sidecar
+``<stem>.mask.png`` beside the image or ``<mask_dir>/<stem>.png``. An explicit mask file wins over alpha.
+
+Randomness is explicit: the batch sampler draws each epoch's order and the random B partner from
+``(seed, epoch)``, and each item's crop/flip from ``(seed, epoch, position)``. A run can therefore
+resume in the middle of an epoch and see exactly the batches it would have seen, with any number of
+loader workers, and DDP ranks take disjoint slices of the same order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gan_bokeh.data.tensors import images_to_tensor
+from gan_bokeh.data.transforms import augment_pair
+from gan_bokeh.errors import BadImageError, UserError
+from gan_bokeh.io import find_mask, image_info, list_images, read_image_alpha, read_mask
+
+__all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "ItemKey", "MASK_HOWTO"]
+
+log = logging.getLogger(__name__)
+
+#: (index in A, index in B, epoch, position in the epoch's order)
+ItemKey = tuple[int, int, int, int]
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+MASK_HOWTO = ("make them with `gan-bokeh segment {dir} --out {dir} --format rgba` "
+              "or put a <stem>.mask.png beside each image")
+
+
+def _domain_dir(root: Path, phase: str, domain: str) -> Path:
+    d = root / f"{phase}{domain}"
+    if not d.is_dir():
+        raise UserError(f"{d}: no such folder; a dataset folder holds {phase}A/ and {phase}B/ "
+                        "(see `gan-bokeh build-dataset`)")
+    return d
+
+
+def _has_alpha(path: Path) -> bool:
+    try:
+        return str(image_info(path)["mode"]) in _ALPHA_MODES
+    except BadImageError:
+        return False  # reported (and skipped) when the item is loaded
+
+
+def _dedupe_stems(paths: list[Path]) -> list[Path]:
+    """``photo.jpg`` + ``photo.png`` (RGBA written by ``segment --format rgba``) → keep the RGBA one."""
+    by_stem: dict[str, list[Path]] = {}
+    for p in paths:
+        by_stem.setdefault(p.stem, []).append(p)
+    out = []
+    for group in by_stem.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        with_alpha = [p for p in group if _has_alpha(p)]
+        out.append((with_alpha or group)[0])
+    return sorted(out)
+
+
+class UnpairedDataset(torch.utils.data.Dataset):
+    """Items are dicts ``{"A", "B"}`` (``(3, S, S)`` in [-1, 1]), ``{"mask_A", "mask_B"}``
+    (``(1, S, S)`` in [0, 1], only with ``need_masks``) and ``{"path_A", "path_B"}``; an unreadable file
+    gives ``{"bad": [(path, reason)]}`` instead, which :func:`collate_unpaired` drops and reports.
+
+    Indexed by :data:`ItemKey` tuples from :class:`UnpairedBatchSampler`.
+
+    Args:
+        root: dataset folder with ``<phase>A/`` and ``<phase>B/``.
+        load_size: resize to ``load_size²`` first (paper 286); crop_size: random crop (256).
+        flip: random horizontal flip.
+        need_masks: load masks (mask loss or overlay on); images without one are left out (warned),
+            and a domain without any is a :class:`UserError` that says how to make them.
+        mask_dir: optional folder of ``<stem>.png`` masks (both domains).
+        seed: the run's seed (augmentation randomness).
+
+    Raises:
+        UserError: missing folder, empty domain, or no masks when they are needed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], phase: str = "train", *, load_size: int = 286,
+                 crop_size: int = 256, flip: bool = True, need_masks: bool = False,
+                 mask_dir: str | os.PathLike[str] | None = None, seed: int = 0) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise UserError(f"--data {self.root}: no such folder")
+        if crop_size > load_size:
+            raise UserError(f"data.crop_size={crop_size} is larger than data.load_size={load_size}")
+        self.load_size, self.crop_size, self.flip = load_size, crop_size, flip
+        self.need_masks = need_masks
+        self.mask_dir = Path(mask_dir) if mask_dir else None
+        self.seed = seed
+        self.paths: dict[str, list[Path]] = {}
+        self.mask_files: dict[str, dict[Path, Path | None]] = {}
+        dirs = {dom: _domain_dir(self.root, phase, dom) for dom in ("A", "B")}
+        for dom, d in dirs.items():
+            paths = _dedupe_stems(list_images(d))
+            if not paths:
+                raise UserError(f"{d}: no images (.jpg/.png/...) found; put the domain-{dom} photos there")
+            masks: dict[Path, Path | None] = {p: find_mask(p, self.mask_dir) for p in paths}
+            if need_masks:
+                paths = self._keep_masked(d, paths, masks)
+            self.paths[dom], self.mask_files[dom] = paths, masks
+
+    def _keep_masked(self, d: Path, paths: list[Path], masks: dict[Path, Path | None]) -> list[Path]:
+        kept = [p for p in paths if masks[p] is not None or _has_alpha(p)]
+        if not kept:
+            raise UserError(f"{d}: no subject masks found, but the config needs them (train.lambda_mask > 0 "
+                            f"or train.mask_overlay); " + MASK_HOWTO.format(dir=d))
+        if len(kept) < len(paths):
+            missing = sorted(set(paths) - set(kept))
+            log.warning("%s: %d of %d images have no mask and are left out (first: %s)",
+                        d, len(missing), len(paths), missing[0].name)
+        return kept
+
+    @property
+    def n_a(self) -> int:
+        return len(self.paths["A"])
+
+    @property
+    def n_b(self) -> int:
+        return len(self.paths["B"])
+
+    def __len__(self) -> int:
+        return max(self.n_a, self.n_b)
+
+    def _load(self, dom: str, idx: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, Path]:
+        path = self.paths[dom][idx]
+        rgb, alpha = read_image_alpha(path)
+        mask = None
+        if self.need_masks:
+            mfile = self.mask_files[dom].get(path)
+            mask = read_mask(mfile) if mfile is not None else alpha
+            if mask is None:
+                raise BadImageError(path, "its alpha channel (the mask) is missing")
+            if mask.shape != rgb.shape[:2]:
+                import cv2
+
+                mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        img, m = augment_pair(rgb, mask, load_size=self.load_size, crop_size=self.crop_size, flip=self.flip,
+                              rng=rng)
+        return img, m, path
+
+    def __getitem__(self, key: ItemKey) -> dict[str, Any]:
+        a_idx, b_idx, epoch, pos = key
+        rng = np.random.default_rng([self.seed, epoch, pos])
+        try:
+            a, ma, pa = self._load("A", a_idx, rng)
+            b, mb, pb = self._load("B", b_idx, rng)
+        except BadImageError as err:
+            return {"bad": [(err.path, err.reason)]}
+        item: dict[str, Any] = {"A": images_to_tensor(a[None])[0], "B": images_to_tensor(b[None])[0],
+                                "path_A": str(pa), "path_B": str(pb)}
+        if self.need_masks:
+            item["mask_A"] = torch.from_numpy(ma)[None]
+            item["mask_B"] = torch.from_numpy(mb)[None]
+        return item
+
+
+def collate_unpaired(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Stack good items; ``batch["bad"]`` lists ``(path, reason)`` of skipped ones; ``batch["A"]`` is
+    ``None`` when every item of the batch was unreadable."""
+    good = [it for it in items if "bad" not in it]
+    bad = [b for it in items if "bad" in it for b in it["bad"]]
+    out: dict[str, Any] = {"bad": bad, "A": None}
+    if good:
+        for k in good[0]:
+            vals = [it[k] for it in good]
+            out[k] = torch.stack(vals) if isinstance(vals[0], torch.Tensor) else vals
+    return out
+
+
+class UnpairedBatchSampler(torch.utils.data.Sampler[list[ItemKey]]):
+    """Deterministic, resumable batches for one epoch (and one DDP rank).
+
+    The epoch's order is a permutation of ``max(n_a, n_b)`` positions (A index = position mod n_a) and
+    each position gets a random B partner, both drawn from ``(seed, epoch)``. Rank ``r`` of ``w`` takes
+    batch slots ``j·w + r``; ``start_batch`` skips batches already trained on (resume).
+    """
+
+    def __init__(self, n_a: int, n_b: int, *, batch_size: int, seed: int, epoch: int = 0, start_batch: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        self.n_a, self.n_b, self.batch_size = n_a, n_b, batch_size
+        self.seed, self.epoch, self.start_batch = seed, epoch, start_batch
+        self.rank, self.world_size = rank, world_size
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return max(self.n_a, self.n_b) // (self.batch_size * self.world_size)
+
+    def __len__(self) -> int:
+        return max(0, self.batches_per_epoch - self.start_batch)
+
+    def __iter__(self) -> Iterator[list[ItemKey]]:
+        rng = np.random.default_rng([self.seed, self.epoch, 0x5EED])
+        n = max(self.n_a, self.n_b)
+        order = rng.permutation(n)
+        partner = rng.integers(0, self.n_b, size=n)
+        bs = self.batch_size
+        for j in range(self.start_batch, self.batches_per_epoch):
+            p0 = (j * self.world_size + self.rank) * bs
+            yield [(int(order[p] % self.n_a), int(partner[p]), self.epoch, int(p)) for p in range(p0, p0 + bs)]

@@ -1,0 +1,123 @@
+"""CycleGAN losses, the paper's mask loss and the mask overlay, as pure functions.
+
+Notation (paper §2–3): G maps A→B (ordinary → shallow depth of field), F maps B→A; D_A judges domain A,
+D_B judges domain B; M is the subject mask (1 = person). Images are ``(B, 3, H, W)`` in [-1, 1]; masks
+``(B, 1, H, W)`` in [0, 1] (broadcast over channels). Every function here is stateless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F_
+from torch import Tensor
+
+__all__ = ["GAN_MODES", "gan_loss", "discriminator_loss", "cycle_loss", "identity_loss", "masked",
+           "mask_norm_loss", "mask_vgg_loss", "mask_loss", "mask_overlay", "MaskOverlay"]
+
+GAN_MODES = ("lsgan", "vanilla")
+
+
+def gan_loss(pred: Tensor, target_is_real: bool, mode: str = "lsgan") -> Tensor:
+    """Adversarial loss on raw discriminator outputs (paper eq. 2; LSGAN form by default).
+
+    Args:
+        pred: discriminator logits, any shape (PatchGAN: ``(B, 1, H', W')``).
+        target_is_real: compare with the "real" label 1 (else 0).
+        mode: ``lsgan`` (mean squared error) or ``vanilla`` (binary cross-entropy on logits).
+
+    Returns:
+        Scalar loss.
+    """
+    target = torch.ones_like(pred) if target_is_real else torch.zeros_like(pred)
+    if mode == "lsgan":
+        return F_.mse_loss(pred, target)
+    if mode == "vanilla":
+        return F_.binary_cross_entropy_with_logits(pred, target)
+    raise ValueError(f"unknown GAN mode {mode!r}; choose one of {', '.join(GAN_MODES)}")
+
+
+def discriminator_loss(pred_real: Tensor, pred_fake: Tensor, mode: str = "lsgan") -> Tensor:
+    """``0.5 · (L(D(real), 1) + L(D(fake), 0))``; halved as in CycleGAN so D learns slower than G."""
+    return 0.5 * (gan_loss(pred_real, True, mode) + gan_loss(pred_fake, False, mode))
+
+
+def cycle_loss(rec: Tensor, real: Tensor, lambda_cyc: float = 10.0) -> Tensor:
+    """Cycle consistency (paper eq. 1): ``λ_cyc · ‖F(G(x)) − x‖₁`` (mean over pixels)."""
+    return lambda_cyc * F_.l1_loss(rec, real)
+
+
+def identity_loss(idt: Tensor, real: Tensor, lambda_cyc: float = 10.0, lambda_idt: float = 0.5) -> Tensor:
+    """Identity loss ``λ_cyc · λ_idt · ‖G(y) − y‖₁`` (CycleGAN: λ_idt = 0.5 of the cycle weight)."""
+    return lambda_cyc * lambda_idt * F_.l1_loss(idt, real)
+
+
+def masked(x: Tensor, mask: Tensor) -> Tensor:
+    """``M ⊙ x``: the person segmented out of an image (paper Fig. 6, I_R-Masked / I_F-Masked)."""
+    return x * mask
+
+
+def mask_norm_loss(real: Tensor, fake: Tensor, mask: Tensor) -> Tensor:
+    """Norm part of the mask loss (paper eq. 11): ``‖M⊙x − M⊙G(x)‖₁`` (mean over pixels).
+
+    L1 rather than L2 so this term cannot dominate and stop the background from being smoothed (§3.4.1).
+    """
+    return F_.l1_loss(masked(fake, mask), masked(real, mask))
+
+
+def mask_vgg_loss(fake: Tensor, mask: Tensor, vgg: Callable[[Tensor], Tensor], real_features: Tensor) -> Tensor:
+    """VGG part of the mask loss (paper eq. 12): ``‖V(M⊙x) − V(M⊙G(x))‖₁`` at VGG19 relu3_2.
+
+    Args:
+        fake: generator output ``G(x)`` (after the overlay when it is on).
+        mask: ``M`` of the *input* ``x``.
+        vgg: feature extractor (``gan_bokeh.nets.vgg.VGGFeatures``).
+        real_features: ``V(M⊙x)``, computed once without gradient by the caller (the target needs
+            none, and computing it once saves a VGG pass).
+    """
+    return F_.l1_loss(vgg(masked(fake, mask)), real_features)
+
+
+def mask_loss(real: Tensor, fake: Tensor, mask: Tensor, *, lambda_cyc: float = 10.0, lambda_mask: float = 1.0,
+              vgg: Callable[[Tensor], Tensor] | None = None, vgg_weight: float = 1.0,
+              real_features: Tensor | None = None) -> dict[str, Tensor]:
+    """Mask loss for one direction (paper eq. 10): ``λ_cyc · λ_mask · (L_norm + w_vgg · L_vgg)``.
+
+    Args:
+        real: the generator input ``x``; fake: ``G(x)``; mask: ``M`` of ``x``.
+        vgg: feature extractor; required when ``vgg_weight > 0``.
+        real_features: optional precomputed ``V(M⊙x)`` (else computed here under ``no_grad``).
+
+    Returns:
+        ``{"norm": λ_cyc·λ_mask·L_norm, "vgg": λ_cyc·λ_mask·w_vgg·L_vgg}`` (``vgg`` only when
+        ``vgg_weight > 0``) — the weighted terms as they enter the generator loss.
+    """
+    scale = lambda_cyc * lambda_mask
+    out = {"norm": scale * mask_norm_loss(real, fake, mask)}
+    if vgg_weight > 0:
+        if vgg is None:
+            raise ValueError("mask_loss: vgg_weight > 0 needs a VGG feature extractor")
+        if real_features is None:
+            with torch.no_grad():
+                real_features = vgg(masked(real, mask))
+        out["vgg"] = scale * vgg_weight * mask_vgg_loss(fake, mask, vgg, real_features)
+    return out
+
+
+def mask_overlay(fake: Tensor, real: Tensor, mask: Tensor) -> Tensor:
+    """Mask overlay (paper eq. 13, Fig. 7): ``G(x) ⊙ (1 − M) + x ⊙ M``.
+
+    The real subject replaces whatever the generator made of it, so losses only see the generator's
+    background. Exactly ``x`` where ``M = 1`` and exactly ``G(x)`` where ``M = 0``.
+
+    Shapes: ``fake``/``real`` ``(B, C, H, W)``; ``mask`` ``(B, 1, H, W)`` or ``(B, C, H, W)`` in [0, 1].
+    """
+    return fake * (1.0 - mask) + real * mask
+
+
+class MaskOverlay(torch.nn.Module):
+    """Module wrapper of :func:`mask_overlay`."""
+
+    def forward(self, fake: Tensor, real: Tensor, mask: Tensor) -> Tensor:
+        return mask_overlay(fake, real, mask)

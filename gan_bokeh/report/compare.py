@@ -1,0 +1,403 @@
+"""Build the side-by-side comparison report (the paper's Fig. 9–14 layout plus Fig. 15–16 loss curves).
+
+Per input one row: input, mask, depth, every renderer method (smoothing baselines and depth renderers)
+and every GAN run without and with the test-time mask overlay. Each result is written full size under
+``cells/<column>/`` with a thumbnail under ``thumbs/<column>/``; a finished cell (image of the right size
+plus its metrics sidecar) is reused on the next run, so an interrupted report resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError
+from gan_bokeh.report.html import Cell, Row, metrics_table, render_page
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHODS = ("average", "gaussian", "buckets", "interpolate", "layers")
+THUMB_SIZE = 320
+TABLE_KEYS = ("subject_psnr", "subject_ssim", "bg_hf_ratio", "edge_halo")
+
+
+@dataclass
+class CompareOptions:
+    """Options of :func:`build_report` (mirrors ``gan-bokeh compare``)."""
+
+    inputs: Sequence[str | os.PathLike[str]]
+    out_dir: str | os.PathLike[str]
+    runs: Sequence[str | os.PathLike[str]] = ()
+    methods: Sequence[str] = DEFAULT_METHODS
+    mask_dir: str | os.PathLike[str] | None = None
+    depth_dir: str | os.PathLike[str] | None = None
+    depth_kind: str = "depth"
+    max_images: int = 8
+    max_size: int = 1024
+    work_size: int | None = None
+    device: str | None = None
+    segment: bool = True
+    progress: bool = False
+
+
+@dataclass
+class _Column:
+    key: str
+    label: str
+    make: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray] | None
+    needs_mask: bool = False
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    """A file-system and URL friendly column key."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def run_label(run: str | os.PathLike[str]) -> str:
+    """``runs/mask_loss`` → ``mask_loss``; ``runs/x/ckpt/latest.pt`` → ``x``; ``model.pt`` → ``model``."""
+    p = Path(run)
+    if p.is_file():
+        return p.parent.parent.name if p.parent.name == "ckpt" else p.stem
+    return p.name
+
+
+def run_metrics_file(run: str | os.PathLike[str]) -> Path | None:
+    """The run folder's ``metrics.jsonl`` (also found from a checkpoint inside ``ckpt/``)."""
+    p = Path(run)
+    root = p if p.is_dir() else (p.parent.parent if p.parent.name == "ckpt" else p.parent)
+    f = root / "metrics.jsonl"
+    return f if f.is_file() else None
+
+
+def _thumb(src: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
+    from gan_bokeh.generate import resize
+
+    h, w = src.shape[:2]
+    s = min(1.0, size / max(h, w))
+    return resize(src, (max(1, round(h * s)), max(1, round(w * s))))
+
+
+def depth_preview(depth: np.ndarray) -> np.ndarray:
+    """Depth (0 near … 1 far) as an RGB image: near = bright yellow, far = dark purple (viridis)."""
+    import cv2
+
+    d = (np.clip(1.0 - depth, 0, 1) * 255).astype(np.uint8)
+    bgr = cv2.applyColorMap(d, cv2.COLORMAP_VIRIDIS)
+    return bgr[..., ::-1].astype(np.float32) / 255.0
+
+
+def _render_fn(method: str) -> Callable[..., np.ndarray]:
+    from gan_bokeh import render
+
+    render_image = getattr(render, "render_image", None)
+    if render_image is None:
+        raise UserError("gan_bokeh.render.render_image is not available in this installation")
+
+    def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
+        out, _info = render_image(image, method=method, mask=mask, depth=depth)
+        return out
+
+    return make
+
+
+class ReportBuilder:
+    """Runs every column on every input, caches cells, evaluates and writes ``index.html``."""
+
+    def __init__(self, opts: CompareOptions) -> None:
+        from gan_bokeh.io import list_images
+
+        self.o = opts
+        self.out = Path(opts.out_dir)
+        self.images = list_images(opts.inputs)[: opts.max_images] if opts.max_images > 0 else list_images(opts.inputs)
+        if not self.images:
+            raise UserError(f"--input {', '.join(map(str, opts.inputs))}: no images found")
+        in_dirs = {p.parent.resolve() for p in self.images}
+        if self.out.resolve() in in_dirs:
+            raise UserError(f"--out {self.out}: is an input folder; choose a separate report folder")
+        self.notes: list[str] = []
+        self._segmenter: Any = None
+        self._segmenter_failed = False
+        self.columns = self._columns()
+        self.stats = {"made": 0, "reused": 0, "failed": 0, "skipped_inputs": 0}
+
+    # ----------------------------------------------------------------------------------------- columns
+    def _columns(self) -> list[_Column]:
+        cols: list[_Column] = []
+        unavailable: list[str] = []
+        for m in self.o.methods:
+            try:
+                fn = _render_fn(m)
+            except UserError as err:
+                unavailable.append(m)
+                reason = str(err)
+                fn = None
+            cols.append(_Column(slug(f"render-{m}"), m, fn, needs_mask=False))
+        if unavailable:
+            self.notes.append(f"renderers {', '.join(unavailable)}: {reason}")
+        used: set[str] = set()
+        for run in self.o.runs:
+            label = run_label(run)
+            while label in used:
+                label += "_"
+            used.add(label)
+            gen = self._load_run(run)
+            cols.append(_Column(slug(f"gan-{label}"), f"{label} (GAN)", self._gan_fn(gen, False)))
+            cols.append(_Column(slug(f"gan-{label}-overlay"), f"{label} + overlay", self._gan_fn(gen, True),
+                                needs_mask=True))
+        return cols
+
+    def _load_run(self, run: str | os.PathLike[str]) -> Any:
+        from gan_bokeh.generate import FullResGenerator
+
+        gen, _state = FullResGenerator.from_checkpoint(run, "AtoB", device=self.o.device, work_size=self.o.work_size)
+        return gen
+
+    @staticmethod
+    def _gan_fn(gen: Any, with_overlay: bool) -> Callable[..., np.ndarray]:
+        def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:  # noqa: ARG001
+            return gen(image, mask if with_overlay else None)
+
+        return make
+
+    # ------------------------------------------------------------------------------------- inputs
+    def _load_input(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+        from gan_bokeh.generate import resize
+        from gan_bokeh.io import read_image_alpha
+
+        rgb, alpha = read_image_alpha(path)
+        h, w = rgb.shape[:2]
+        if self.o.max_size and max(h, w) > self.o.max_size:
+            s = self.o.max_size / max(h, w)
+            shape = (max(1, round(h * s)), max(1, round(w * s)))
+            rgb = resize(rgb, shape)
+            alpha = resize(alpha, shape) if alpha is not None else None
+        return rgb, alpha
+
+    def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+        from gan_bokeh.generate import resize
+        from gan_bokeh.io import find_mask, read_mask
+
+        found = find_mask(path, self.o.mask_dir)
+        if found is not None:
+            return resize(read_mask(found), image.shape[:2], up="linear"), f"mask file {found.name}"
+        if alpha is not None:
+            return alpha, "alpha channel"
+        cached = self.out / "cells" / "mask" / f"{path.stem}.png"
+        if cached.is_file():
+            m = read_mask(cached)
+            if m.shape == image.shape[:2]:
+                return m, "segmenter (cached)"
+        if not self.o.segment or self._segmenter_failed:
+            return None, "no mask"
+        try:
+            if self._segmenter is None:
+                from gan_bokeh.segment import get_segmenter
+
+                self._segmenter = get_segmenter("auto", device=self.o.device)
+            return self._segmenter(image), f"segmenter {getattr(self._segmenter, 'name', '')}".strip()
+        except (WeightsUnavailableError, ImportError, AttributeError) as err:
+            self._segmenter_failed = True
+            self.notes.append(f"no segmenter ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                              "rows without a mask file have no mask-based cells")
+            return None, "no mask"
+
+    def _depth(self, path: Path, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+        from gan_bokeh.generate import resize
+        from gan_bokeh.io import list_images
+
+        if self.o.depth_dir is not None:
+            cands = [p for p in list_images(self.o.depth_dir) if p.stem in (path.stem, f"{path.stem}_depth")]
+            cands += [p for p in Path(self.o.depth_dir).glob(f"{path.stem}.np[yz]")]
+            if cands:
+                from gan_bokeh.depth import load_depth
+
+                d = load_depth(cands[0], kind=self.o.depth_kind)
+                return resize(d.astype(np.float32), image.shape[:2], up="linear"), f"depth file {cands[0].name}"
+        if mask is not None:
+            try:
+                from gan_bokeh.depth import fallback_depth
+
+                return fallback_depth(mask), "fallback depth from the mask"
+            except ImportError:
+                pass
+        return None, "no depth"
+
+    # ----------------------------------------------------------------------------------------- cells
+    def _paths(self, key: str, stem: str) -> tuple[Path, Path, Path]:
+        return (self.out / "cells" / key / f"{stem}.jpg", self.out / "thumbs" / key / f"{stem}.jpg",
+                self.out / "cells" / key / f"{stem}.json")
+
+    def _rel(self, p: Path) -> str:
+        return p.relative_to(self.out).as_posix()
+
+    def _save(self, key: str, stem: str, arr: np.ndarray, label: str, note: str = "",
+              metrics: dict[str, Any] | None = None) -> Cell:
+        from gan_bokeh.io import atomic_write_text, write_image
+
+        full, thumb, side = self._paths(key, stem)
+        write_image(full, arr, quality=92)
+        write_image(thumb, _thumb(arr), quality=85)
+        atomic_write_text(side, json.dumps({"label": label, "note": note, "metrics": metrics or {}},
+                                           allow_nan=True))
+        return Cell(label, self._rel(thumb), self._rel(full), note)
+
+    def _cached(self, key: str, stem: str, shape: tuple[int, int]) -> dict[str, Any] | None:
+        from gan_bokeh.io import image_info
+
+        full, thumb, side = self._paths(key, stem)
+        if not (full.is_file() and thumb.is_file() and side.is_file()):
+            return None
+        try:
+            info = image_info(full)
+            meta = json.loads(side.read_text())
+        except (BadImageError, ValueError, OSError):
+            return None
+        if (info.get("width"), info.get("height")) != (shape[1], shape[0]):
+            return None
+        return meta
+
+    def _cell(self, col: _Column, stem: str, image: np.ndarray, mask: np.ndarray | None,
+              depth: np.ndarray | None) -> Cell:
+        from gan_bokeh.evaluate import evaluate_pair
+
+        meta = self._cached(col.key, stem, image.shape[:2])
+        if meta is not None:
+            self.stats["reused"] += 1
+            col.results.append({"name": stem, **meta["metrics"]})
+            full, thumb, _ = self._paths(col.key, stem)
+            return Cell(col.label, self._rel(thumb), self._rel(full), meta.get("note", ""))
+        if col.make is None:
+            return Cell(col.label, note="renderer unavailable")
+        if col.needs_mask and mask is None:
+            return Cell(col.label, note="needs a mask")
+        try:
+            out = np.clip(col.make(image, mask, depth), 0, 1).astype(np.float32)
+        except (UserError, ValueError, RuntimeError) as err:
+            self.stats["failed"] += 1
+            log.warning("%s on %s failed: %s", col.label, stem, err)
+            return Cell(col.label, note=f"failed: {str(err).splitlines()[0][:160]}")
+        metrics = evaluate_pair(out, image, mask) if mask is not None else {}
+        self.stats["made"] += 1
+        col.results.append({"name": stem, **metrics})
+        return self._save(col.key, stem, out, col.label, metrics=metrics)
+
+    # ------------------------------------------------------------------------------------------ build
+    def build(self) -> Path:
+        """Make every row, evaluate, plot, write ``index.html``; returns its path."""
+        from tqdm import tqdm
+
+        from gan_bokeh.io import atomic_write_text
+
+        rows: list[Row] = []
+        for path in tqdm(self.images, desc="compare", unit="img", disable=not self.o.progress):
+            try:
+                image, alpha = self._load_input(path)
+            except BadImageError as err:
+                self.notes.append(f"skipped {err}")
+                self.stats["skipped_inputs"] += 1
+                continue
+            stem = path.stem
+            mask, mask_src = self._mask(path, image, alpha)
+            depth, depth_src = self._depth(path, image, mask)
+            row = Row(path.name)
+            row.cells.append(self._static_cell("input", stem, image, f"input ({image.shape[1]}×{image.shape[0]})"))
+            row.cells.append(self._static_cell("mask", stem, mask, f"mask: {mask_src}") if mask is not None
+                             else Cell("mask", note="no mask"))
+            row.cells.append(self._static_cell("depth", stem, depth_preview(depth), f"depth: {depth_src}")
+                             if depth is not None else Cell("depth", note="no depth"))
+            for col in self.columns:
+                row.cells.append(self._cell(col, stem, image, mask, depth))
+            rows.append(row)
+        tables = self._tables()
+        plots = self._plots()
+        page = render_page(
+            "gan-bokeh comparison", rows, tables_html=tables, plots=plots, notes=self.notes,
+            legend="Click a thumbnail for the full-size image. bg_hf_ratio < 1 = background blurred; "
+                   "subject PSNR/SSIM compare the output with the input inside the mask; edge_halo = colour "
+                   "change in a thin band around the subject boundary.")
+        index = self.out / "index.html"
+        atomic_write_text(index, page)
+        return index
+
+    def _static_cell(self, key: str, stem: str, arr: np.ndarray, label: str) -> Cell:
+        from gan_bokeh.io import write_image
+
+        full, thumb, _ = self._paths(key, stem)
+        shape = arr.shape[:2]
+        if key == "mask":
+            full = full.with_suffix(".png")
+        if not (full.is_file() and thumb.is_file()) or self._size_of(full) != (shape[1], shape[0]):
+            write_image(full, arr, quality=92)
+            write_image(thumb, _thumb(arr), quality=85)
+        return Cell(label, self._rel(thumb), self._rel(full))
+
+    @staticmethod
+    def _size_of(p: Path) -> tuple[int, int] | None:
+        from gan_bokeh.io import image_info
+
+        try:
+            info = image_info(p)
+            return int(info["width"]), int(info["height"])  # type: ignore[call-overload]
+        except (BadImageError, KeyError, OSError):
+            return None
+
+    def _tables(self) -> str:
+        from gan_bokeh.evaluate import mean_metrics, write_metrics
+
+        header = ["method", "images", *TABLE_KEYS]
+        rows = []
+        for col in self.columns:
+            if not col.results:
+                continue
+            mean = mean_metrics(col.results)
+            write_metrics({"per_image": col.results, "mean": mean, "notes": []}, self.out / "metrics" / col.key)
+            rows.append([col.label, len(col.results), *(mean.get(k) for k in TABLE_KEYS)])
+        if not rows:
+            return "<p>No mask-based metrics (no masks).</p>"
+        html = metrics_table("Mean over images (per-image values: metrics/<column>/metrics.csv)", header, rows)
+        per_image = []
+        for col in self.columns:
+            for r in col.results:
+                per_image.append([r["name"], col.label, *(r.get(k) for k in TABLE_KEYS)])
+        per_image.sort(key=lambda r: (r[0], r[1]))
+        return html + metrics_table("Per image", ["image", "method", *TABLE_KEYS], per_image)
+
+    def _plots(self) -> list[tuple[str, str]]:
+        from gan_bokeh.io import read_jsonl
+        from gan_bokeh.report.plots import plot_run_losses, plot_runs_group
+
+        runs: dict[str, list[dict[str, Any]]] = {}
+        out: list[tuple[str, str]] = []
+        for run in self.o.runs:
+            f = run_metrics_file(run)
+            if f is None:
+                self.notes.append(f"{run}: no metrics.jsonl, no loss curves")
+                continue
+            label = run_label(run)
+            records = [r for r in read_jsonl(f) if isinstance(r, dict)]
+            runs[label] = records
+            png = plot_run_losses(records, self.out / "plots" / f"{slug(label)}.png", title=label)
+            if png is not None:
+                out.append((f"{label}: losses per group", self._rel(png)))
+        if len(runs) > 1:
+            for group, fig in (("cycle", "Fig. 15"), ("mask", "Fig. 16")):
+                png = plot_runs_group(runs, group, self.out / "plots" / f"by_run_{group}.png")
+                if png is not None:
+                    out.append((f"{group} loss by run (cf. the paper's {fig})", self._rel(png)))
+        return out
+
+
+def build_report(opts: CompareOptions) -> tuple[Path, dict[str, int], list[str]]:
+    """Build the report; returns ``(index.html path, counters, notes)``."""
+    b = ReportBuilder(opts)
+    index = b.build()
+    return index, b.stats, b.notes

@@ -1,0 +1,396 @@
+"""The training loop: it only schedules — data order, steps, logging, checkpoints, stopping.
+
+Run folder ``<out>/<name>/``: ``config.yaml`` (resolved), ``metrics.jsonl`` (one object per logged
+iteration), ``tb/`` (TensorBoard), ``ckpt/latest.pt`` and ``ckpt/iter_NNNNNNN.pt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gan_bokeh.config import dump_config, to_dict
+from gan_bokeh.data import UnpairedBatchSampler, UnpairedDataset, collate_unpaired
+from gan_bokeh.errors import UserError
+from gan_bokeh.io import append_jsonl, atomic_write_text, read_jsonl
+from gan_bokeh.runtime import pick_device
+from gan_bokeh.train import checkpoint as ckpt
+from gan_bokeh.train.config import TrainConfig
+from gan_bokeh.train.distributed import (
+    DistInfo,
+    any_flag,
+    barrier,
+    dist_info,
+    init_distributed,
+    is_distributed,
+    shutdown_distributed,
+)
+from gan_bokeh.train.model import LOSS_TERMS, CycleGANModel, NonFiniteLossError
+from gan_bokeh.train.rng import rng_state, seed_everything, set_rng_state
+
+__all__ = ["RunOptions", "TrainResult", "train"]
+
+log = logging.getLogger("gan_bokeh.train")
+
+
+@dataclass
+class RunOptions:
+    """Everything about a run that is not the model config.
+
+    ``vgg`` injects a ready VGG feature extractor (tests: random init); otherwise ImageNet weights are
+    resolved from ``vgg_weights``, the torch cache or a download.
+    """
+
+    data: Path
+    run_dir: Path
+    resume: bool = False
+    max_iters: int | None = None
+    device: str | None = None
+    vgg_weights: str | None = None
+    vgg: nn.Module | None = None
+    progress: bool | None = None  # None: a bar only on a terminal
+
+
+@dataclass
+class TrainResult:
+    iteration: int
+    epoch: int
+    reason: str  # "done" | "max_iters" | "signal"
+    checkpoint: Path | None
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Progress:
+    epoch: int = 0  # current 0-based epoch
+    batch: int = 0  # batches of this epoch already consumed (trained or skipped)
+    iteration: int = 0  # optimiser steps so far
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next batch boundary."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # second Ctrl-C: give up at once
+        self.signum = signum
+        log.warning("%s received: saving a checkpoint at the end of this iteration (Ctrl-C again to abort)",
+                    signal.Signals(signum).name)
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+class Trainer:
+    """Owns one run: the dataset, the model, the run folder and the schedule."""
+
+    def __init__(self, cfg: TrainConfig, opts: RunOptions) -> None:
+        self.cfg, self.opts = cfg, opts
+        self.info: DistInfo = dist_info()
+        self.device = self._pick_device()
+        self.run_dir = Path(opts.run_dir)
+        self.ckpt_dir = self.run_dir / "ckpt"
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.progress = _Progress()
+        self.warned: set[str] = set()
+        self.writer: Any = None
+        self.bar: Any = None
+
+    # -- set-up: every check happens before anything is written or the process group exists ---------------
+    def _pick_device(self) -> torch.device:
+        device = pick_device(self.opts.device)
+        if device.type == "cuda" and self.info.enabled:
+            device = torch.device("cuda", self.info.local_rank)
+            torch.cuda.set_device(device)
+        return device
+
+    def _check(self) -> tuple[UnpairedDataset, dict[str, Any] | None, nn.Module | None]:
+        c = self.cfg
+        ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, crop_size=c.data.crop_size,
+                             flip=c.data.flip, need_masks=c.needs_masks, mask_dir=c.data.mask_dir,
+                             seed=c.train.seed)
+        if len(ds) < c.train.batch_size * self.info.world_size:
+            raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
+                            f"({c.train.batch_size} x {self.info.world_size} processes)")
+        latest = self.ckpt_dir / "latest.pt"
+        state = None
+        if self.opts.resume:
+            if not latest.is_file():
+                raise UserError(f"{self.run_dir}: nothing to resume (no ckpt/latest.pt); drop --resume")
+            state = ckpt.load_checkpoint(latest)
+        elif latest.is_file():
+            raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or pick another --name")
+        vgg = None
+        if c.needs_vgg:
+            if self.opts.vgg is not None:
+                vgg = self.opts.vgg
+            else:
+                from gan_bokeh.train.models import build_mask_vgg
+
+                vgg = build_mask_vgg(self.opts.vgg_weights)
+        return ds, state, vgg
+
+    def _setup(self) -> tuple[UnpairedDataset, CycleGANModel]:
+        ds, state, vgg = self._check()
+        if self.cfg.train.deterministic:
+            torch.use_deterministic_algorithms(True)
+        init_distributed(self.info, self.device)
+        seed_everything(self.cfg.train.seed + self.info.rank)
+        model = CycleGANModel(self.cfg, self.device, vgg=vgg, rank=self.info.rank)
+        if state is not None:
+            self._restore(model, state)
+        if self.info.enabled:
+            model.wrap_ddp([self.device.index] if self.device.type == "cuda" else None)
+        if self.info.is_main:
+            self._open_run_dir()
+        barrier()
+        return ds, model
+
+    def _restore(self, model: CycleGANModel, state: dict[str, Any]) -> None:
+        by_rank = state.get("pools_by_rank")
+        pools = by_rank[self.info.rank] if by_rank and len(by_rank) == self.info.world_size else None
+        model.load_state_dict(state, pools=pools)
+        p = state["progress"]
+        self.progress = _Progress(int(p["epoch"]), int(p["batch"]), int(p["iteration"]))
+        rngs = state.get("rng_by_rank")
+        if rngs and len(rngs) == self.info.world_size:
+            set_rng_state(rngs[self.info.rank])
+        if self.info.is_main:
+            log.info("resuming %s at iteration %d (epoch %d)", self.run_dir, self.progress.iteration,
+                     self.progress.epoch + 1)
+
+    def _open_run_dir(self) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        dump_config(self.cfg, self.run_dir / "config.yaml")
+        if self.opts.resume:  # drop metrics logged after the checkpoint (they will be logged again)
+            it = self.progress.iteration
+            kept = [r for r in read_jsonl(self.metrics_path) if int(r.get("iter", 0)) <= it]
+            import json
+
+            atomic_write_text(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.progress.iteration + 1)
+
+    # -- the schedule -------------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            ds, model = self._setup()
+            with _StopFlag() as stop:
+                return self._run(ds, model, stop)
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
+            if self.bar is not None:
+                self.bar.close()
+            if self.writer is not None:
+                self.writer.close()
+            shutdown_distributed()
+
+    def _total_epochs(self) -> int:
+        return self.cfg.train.n_epochs + self.cfg.train.n_epochs_decay
+
+    def _run(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> TrainResult:
+        from tqdm import tqdm
+
+        p, max_iters = self.progress, self.opts.max_iters
+        per_epoch = self._sampler(ds, 0, 0).batches_per_epoch
+        total = per_epoch * self._total_epochs()
+        if max_iters is not None:
+            total = min(total, max_iters)
+        show = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
+        self.bar = tqdm(total=total, initial=min(p.iteration, total), unit="it", dynamic_ncols=True,
+                        disable=not (show and self.info.is_main))
+        if max_iters is not None and p.iteration >= max_iters:
+            log.info("already at iteration %d >= --max-iters %d; nothing to do", p.iteration, max_iters)
+            return TrainResult(p.iteration, p.epoch, "max_iters", self.ckpt_dir / "latest.pt")
+        while p.epoch < self._total_epochs():
+            reason = self._run_epoch(ds, model, stop)
+            if reason is not None:
+                path = self._save(model)
+                if not self.info.is_main:
+                    pass
+                elif reason == "signal":
+                    log.warning("stopped by signal at iteration %d; checkpoint saved to %s (continue with --resume)",
+                                p.iteration, path)
+                else:
+                    log.info("stopped at --max-iters %d; checkpoint saved to %s", p.iteration, path)
+                return TrainResult(p.iteration, p.epoch, reason, path, sorted(self.warned))
+            model.end_epoch()
+            p.epoch, p.batch = p.epoch + 1, 0
+            self._save(model, numbered=False)
+        path = self._save(model)
+        if self.info.is_main:
+            log.info("training done: %d iterations, %d epochs; checkpoint %s", p.iteration, p.epoch, path)
+        return TrainResult(p.iteration, p.epoch, "done", path, sorted(self.warned))
+
+    def _sampler(self, ds: UnpairedDataset, epoch: int, start: int) -> UnpairedBatchSampler:
+        return UnpairedBatchSampler(ds.n_a, ds.n_b, batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed,
+                                    epoch=epoch, start_batch=start, rank=self.info.rank,
+                                    world_size=self.info.world_size)
+
+    def _loader(self, ds: UnpairedDataset) -> torch.utils.data.DataLoader:
+        nw = self.cfg.data.num_workers
+        sampler = self._sampler(ds, self.progress.epoch, self.progress.batch)
+        return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_unpaired, num_workers=nw,
+                                           pin_memory=self.device.type == "cuda", persistent_workers=False)
+
+    def _run_epoch(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> str | None:
+        p, t0 = self.progress, time.monotonic()
+        sums: dict[str, float] = defaultdict(float)
+        steps, skipped = 0, 0
+        loader = iter(self._loader(ds))
+        while True:
+            try:
+                batch = next(loader, None)
+            except RuntimeError:
+                if stop.signum is None:
+                    raise
+                batch = None  # a loader worker died of the same Ctrl-C
+            if batch is None and stop.signum is None:
+                break
+            for path, reason in (batch or {}).get("bad", []):
+                skipped += 1
+                self._warn_bad(path, reason)
+            no_batch, stopping = any_flag(batch is None or batch["A"] is None, stop.signum is not None,
+                                          device=self.device)
+            if stopping:
+                return "signal"
+            p.batch += 1
+            if no_batch:
+                continue
+            losses = self._step(model, batch)
+            p.iteration += 1
+            steps += 1
+            for k, v in losses.items():
+                sums[k] += v
+            self._log(model, losses)
+            if self.opts.max_iters is not None and p.iteration >= self.opts.max_iters:
+                return "max_iters"
+            self._periodic_save(model)
+        self._epoch_summary(model, steps, skipped, sums, time.monotonic() - t0)
+        return None
+
+    def _step(self, model: CycleGANModel, batch: dict[str, Any]) -> dict[str, float]:
+        try:
+            return model.step(batch)
+        except NonFiniteLossError as err:
+            latest = self.ckpt_dir / "latest.pt"
+            kept = f"the last good checkpoint is {latest}" if latest.is_file() else "no checkpoint was written yet"
+            raise UserError(f"training stopped at iteration {self.progress.iteration + 1}: {err}; {kept} "
+                            "(resume with --resume, e.g. with a lower --set train.lr=...)") from None
+
+    def _warn_bad(self, path: str, reason: str) -> None:
+        if path not in self.warned:
+            self.warned.add(path)
+            log.warning("skipping unreadable image %s: %s", path, reason)
+
+    # -- logging ------------------------------------------------------------------------------------------
+    def _log(self, model: CycleGANModel, losses: dict[str, float]) -> None:
+        p = self.progress
+        self.bar.update(1)
+        if not self.info.is_main:
+            return
+        if p.iteration % self.cfg.log.every == 0:
+            rec = {"epoch": p.epoch + 1, "iter": p.iteration, "lr": model.lr, **losses}
+            append_jsonl(self.metrics_path, rec, fsync=False)
+            for k, v in losses.items():
+                self.writer.add_scalar(f"loss/{k}", v, p.iteration)
+            self.writer.add_scalar("lr", model.lr, p.iteration)
+            self.bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("G_A", "D_B", "cycle_A") if k in losses},
+                                 refresh=False)
+        if p.iteration % self.cfg.log.image_every == 0 or p.iteration == 1:
+            self._log_images(model)
+
+    def _log_images(self, model: CycleGANModel) -> None:
+        from torchvision.utils import make_grid
+
+        v = model.visuals
+        rows = (("A", ("real_A", "fake_B", "rec_A", "mask_A")), ("B", ("real_B", "fake_A", "rec_B", "mask_B")))
+        for side, names in rows:
+            tiles = []
+            for n in names:
+                if n not in v:
+                    continue
+                x = v[n][:1].detach().float().cpu()
+                x = x.expand(-1, 3, -1, -1) if n.startswith("mask") else (x + 1) / 2
+                tiles.append(x.clamp(0, 1))
+            self.writer.add_image(f"images/{side}: " + " | ".join(n for n in names if n in v),
+                                  make_grid(torch.cat(tiles), nrow=len(tiles)), self.progress.iteration)
+
+    def _epoch_summary(self, model: CycleGANModel, steps: int, skipped: int, sums: dict[str, float], dt: float) -> None:
+        if not self.info.is_main:
+            return
+        p = self.progress
+        means = " ".join(f"{k} {sums[k] / steps:.3f}" for k in (*LOSS_TERMS, *sorted(set(sums) - set(LOSS_TERMS)))
+                         if k in sums) if steps else "no steps"
+        log.info("epoch %d/%d: %d it in %.0f s (%.2f s/it), lr %.2e, %s%s", p.epoch + 1, self._total_epochs(),
+                 steps, dt, dt / max(steps, 1), model.lr, means,
+                 f", skipped {skipped} unreadable image(s)" if skipped else "")
+
+    # -- checkpoints --------------------------------------------------------------------------------------
+    def _periodic_save(self, model: CycleGANModel) -> None:
+        it, lg = self.progress.iteration, self.cfg.log
+        if it % lg.save_every == 0:
+            self._save(model, numbered=True)
+        elif it % lg.latest_every == 0:
+            self._save(model, numbered=False)
+
+    def _state(self, model: CycleGANModel) -> dict[str, Any]:
+        p = self.progress
+        state = {**model.state_dict(), "config": to_dict(self.cfg), "iteration": p.iteration, "epoch": p.epoch,
+                 "progress": {"epoch": p.epoch, "batch": p.batch, "iteration": p.iteration},
+                 "world_size": self.info.world_size}
+        pools, rng = model.state_dict()["pools"], rng_state()
+        if is_distributed():  # every rank's pools and RNGs, so a DDP run resumes exactly too
+            import torch.distributed as dist
+
+            gathered: list[Any] = [None] * self.info.world_size
+            dist.all_gather_object(gathered, {"pools": pools, "rng": rng})
+            state["pools_by_rank"] = [g["pools"] for g in gathered]
+            state["rng_by_rank"] = [g["rng"] for g in gathered]
+        else:
+            state["pools_by_rank"], state["rng_by_rank"] = [pools], [rng]
+        return state
+
+    def _save(self, model: CycleGANModel, numbered: bool = True) -> Path:
+        state = self._state(model)  # collective under DDP: every rank takes part
+        latest = self.ckpt_dir / "latest.pt"
+        if self.info.is_main:
+            ckpt.save_checkpoint(latest, state)
+            if numbered:  # nets only (~1/4 of latest.pt): for generate / comparisons, not for resuming
+                light = {k: state[k] for k in ("arch", "nets", "config", "iteration", "epoch")}
+                ckpt.save_checkpoint(self.ckpt_dir / f"iter_{self.progress.iteration:07d}.pt", light)
+        barrier()
+        return latest
+
+
+def train(cfg: TrainConfig, opts: RunOptions) -> TrainResult:
+    """Train (or resume) one run; see :class:`RunOptions`.
+
+    Raises:
+        UserError: bad data folder, missing masks, missing VGG weights, non-finite loss, ...
+    """
+    return Trainer(cfg, opts).run()

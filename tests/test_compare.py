@@ -1,0 +1,120 @@
+"""The comparison report: loss plots, HTML, ``gan-bokeh compare`` (resume), and a real-browser check."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_generate import make_run
+
+from gan_bokeh.cli import main
+from gan_bokeh.report import Cell, Row, group_keys, loss_group, render_page
+from gan_bokeh.report.html import href
+from gan_bokeh.report.plots import plot_run_losses, smooth
+
+CHROMIUM = os.environ.get("GAN_BOKEH_CHROMIUM", "/usr/bin/chromium")
+
+
+def test_loss_groups_cover_trainer_keys_and_unknown_keys():
+    assert loss_group("cycle_A") == "cycle" and loss_group("G_B") == "GAN" and loss_group("D_A") == "GAN"
+    assert loss_group("idt_B") == "identity" and loss_group("mask_vgg_A") == "mask"
+    assert loss_group("mask_norm_B") == "mask" and loss_group("something_new") == "other"
+    assert loss_group("epoch") is None and loss_group("lr") is None and loss_group("iter_time") is None
+    recs = [{"iter": 1, "lr": 1.0, "cycle_A": 1.0, "G_A": 0.5, "note": "text", "flag": True}]
+    assert group_keys(recs) == {"cycle": ["cycle_A"], "GAN": ["G_A"]}
+
+
+def test_smooth_and_plot(tmp_path):
+    np.testing.assert_allclose(smooth(np.array([1.0, 3.0, np.nan, 5.0]), 2), [1, 2, 3, 5])
+    recs = [{"iter": i, "cycle_A": 1 / i, "mask_l1_A": 0.5 / i, "weird": i} for i in range(1, 20)]
+    png = plot_run_losses(recs, tmp_path / "p.png", title="t")
+    assert png is not None and png.read_bytes()[:4] == b"\x89PNG"
+    assert plot_run_losses([{"iter": 1}], tmp_path / "q.png") is None
+
+
+def test_page_escapes_and_quotes():
+    page = render_page("t <x>", [Row("a&b", [Cell("<lbl>", "thumbs/k/a b+c.jpg", "cells/k/a b+c.jpg"),
+                                             Cell("none", note="needs a mask")])])
+    assert "&lt;lbl&gt;" in page and "a&amp;b" in page and "<lbl>" not in page
+    assert 'src="thumbs/k/a%20b%2Bc.jpg"' in page and "needs a mask" in page
+    assert href("x/é.jpg") == "x/%C3%A9.jpg"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, shared_data):
+    """A report over 2 real photos, 2 renderer methods and 2 tiny random-init runs."""
+    root = tmp_path_factory.mktemp("compare")
+    runs = [make_run(root, name="cyclegan"), make_run(root, name="mask_loss", test_overlay=True)]
+    src = shared_data / "u2net_human_seg"
+    inputs = root / "in"
+    inputs.mkdir()
+    for name in ("Two_dancers.jpg", "track-runners-hurdles-1280.jpg"):
+        os.symlink(src / "images" / name, inputs / name)
+    out = root / "report"
+    argv = ["compare", "--input", str(inputs), "--out", str(out), "--runs", *map(str, runs),
+            "--methods", "average,gaussian", "--mask", str(src / "masks"), "--max-size", "192",
+            "--no-segment"]
+    assert main(argv) == 0
+    return out, argv
+
+
+def test_report_structure(report, capsys):
+    out, _ = report
+    page = (out / "index.html").read_text()
+    for label in ("input", "mask", "depth", "average", "gaussian", "cyclegan (GAN)", "cyclegan + overlay",
+                  "mask_loss (GAN)", "mask_loss + overlay", "Loss curves", "subject_psnr", "bg_hf_ratio"):
+        assert label in page, label
+    for src in re.findall(r'src="([^"]+)"', page):
+        assert (out / src.replace("%2B", "+")).is_file(), src
+    assert (out / "plots" / "by_run_cycle.png").is_file() and (out / "plots" / "by_run_mask.png").is_file()
+    assert (out / "metrics" / "gan-cyclegan-overlay" / "metrics.json").is_file()
+    full = out / "cells" / "gan-cyclegan" / "Two_dancers.jpg"
+    from PIL import Image
+
+    with Image.open(full) as im:
+        assert max(im.size) == 192  # full-size cell = working copy (--max-size)
+
+
+def test_report_resumes(report, capsys):
+    out, argv = report
+    before = (out / "cells" / "gan-cyclegan" / "Two_dancers.jpg").stat().st_mtime_ns
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "0 cells made" in text and "12 reused" in text
+    assert (out / "cells" / "gan-cyclegan" / "Two_dancers.jpg").stat().st_mtime_ns == before
+
+
+def test_report_refuses_input_folder_as_out(tmp_path, capsys):
+    (tmp_path / "a.png").write_bytes(b"")
+    assert main(["compare", "--input", str(tmp_path), "--out", str(tmp_path), "--methods", ""]) == 2
+    assert "input folder" in capsys.readouterr().err
+
+
+def test_report_in_real_browser(report, artifacts_dir, tmp_path):
+    """Headless Chromium opens index.html from disk; every <img> must decode (naturalWidth > 0)."""
+    out, _ = report
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing in CI (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not installed")
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=5000"]
+    url = (out / "index.html").resolve().as_uri()
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'id="img-status" data-status="(\w+)">([^<]*)<', dom)
+    assert m is not None, dom[:500]
+    assert m.group(1) == "ok", m.group(2)
+    n = int(re.search(r"images-ok (\d+)/", m.group(2)).group(1))
+    assert n >= 2 * 11  # 2 rows × (input, mask, depth, 2 methods, 4 GAN cells) + plots
+    shot = artifacts_dir / "compare_report.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([*flags, "--window-size=1800,1300", f"--screenshot={shot}", url],
+                   capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    shutil.copy(out / "index.html", artifacts_dir / "compare_report.html")

@@ -1,0 +1,177 @@
+"""gan_bokeh.segment: refinement, main subject, DeepLab (random init), model-file resolution."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gan_bokeh.errors import UserError, WeightsUnavailableError
+from gan_bokeh.segment import get_segmenter, mask_iou, model_files, refine_mask, select_main_subject
+from gan_bokeh.segment.selfie import letterbox, tile_starts
+
+
+def _two_people(h: int = 96, w: int = 128) -> np.ndarray:
+    """A big 'person' on the left, a small one on the right (two separate ellipses)."""
+    m = np.zeros((h, w), np.float32)
+    cv2.ellipse(m, (35, 55), (18, 38), 0, 0, 360, 1.0, -1)
+    cv2.ellipse(m, (100, 40), (9, 20), 0, 0, 360, 1.0, -1)
+    return m
+
+
+# ----------------------------------------------------------------------------------------- refinement
+def test_refine_fills_holes_and_drops_specks():
+    m = _two_people()
+    m[50:54, 30:34] = 0.0          # small hole inside the big person
+    m[5:7, 5:7] = 1.0              # 4-px speck
+    out = refine_mask(m, min_area=0.002)
+    assert out.dtype == np.float32 and out.shape == m.shape
+    assert out[52, 32] == 1.0 and out[6, 6] == 0.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert mask_iou(out, _two_people()) == 1.0
+
+
+def test_refine_keeps_soft_edge_and_large_holes():
+    m = cv2.GaussianBlur(_two_people(), (0, 0), 2.0)
+    hole = m.copy()
+    hole[30:80, 20:50] = 0.0       # a big gap (arm akimbo): bigger than max_hole, stays open
+    out = refine_mask(hole, max_hole=0.01)
+    assert out[55, 35] == 0.0
+    soft = refine_mask(m)
+    assert ((soft > 0.05) & (soft < 0.95)).sum() > 50   # anti-aliased boundary survives
+
+
+def test_refine_open_close_and_feather():
+    m = _two_people()
+    m[40, :] = 1.0                 # a 1-px line joining everything: opening removes it
+    out = refine_mask(m, open_close=2, min_area=0)
+    assert out[40, 70] == 0.0
+    feathered = refine_mask(_two_people(), feather=3.0)
+    assert 0.2 < feathered[55, 35 + 18] < 0.8           # the edge is now a ramp
+    with pytest.raises(ValueError, match="mask"):
+        refine_mask(np.zeros((4, 4, 3)))
+
+
+# ------------------------------------------------------------------------------------- main subject
+def test_main_subject_closest_uses_depth():
+    m = _two_people()
+    depth = np.full(m.shape, 0.8, np.float32)
+    depth[:, 80:] = 0.2            # the small person on the right is nearer
+    closest = select_main_subject(m, depth)
+    assert closest[40, 100] == 1.0 and closest[55, 35] == 0.0
+    largest = select_main_subject(m, mode="largest")
+    assert largest[55, 35] == 1.0 and largest[40, 100] == 0.0
+    # depth at another resolution is resized
+    small = cv2.resize(depth, (32, 24), interpolation=cv2.INTER_NEAREST)
+    assert select_main_subject(m, small)[40, 100] == 1.0
+
+
+def test_main_subject_central_and_errors():
+    m = _two_people()
+    centred = np.roll(m, 30, axis=1)          # big person now near the centre, small one wraps left
+    assert select_main_subject(centred, mode="central")[55, 65] == 1.0
+    one = np.zeros_like(m)
+    one[10:20, 10:20] = 0.7
+    assert np.array_equal(select_main_subject(one), one)   # single component: unchanged
+    with pytest.raises(ValueError, match="depth"):
+        select_main_subject(m, mode="closest")
+    with pytest.raises(ValueError, match="mode"):
+        select_main_subject(m, mode="tallest")
+
+
+# -------------------------------------------------------------------------------------- image planes
+def test_letterbox_and_tiles():
+    img = np.random.default_rng(0).random((50, 200, 3)).astype(np.float32)
+    canvas, (top, left, h, w) = letterbox(img, 256)
+    assert canvas.shape == (256, 256, 3) and (h, w) == (64, 256) and top == 96 and left == 0
+    assert np.allclose(canvas[:top], 0.5)
+    assert tile_starts(100, 256, 128) == [0]
+    starts = tile_starts(700, 256, 128)
+    assert starts[0] == 0 and starts[-1] == 700 - 256
+    assert all(b - a <= 128 for a, b in zip(starts, starts[1:], strict=False))
+
+
+# ------------------------------------------------------------------------------------------ DeepLab
+@pytest.fixture(scope="module")
+def deeplab_weights(tmp_path_factory) -> Path:
+    """A random-init DeepLabV3-MobileNetV3 state dict file (no download)."""
+    import torch
+
+    from gan_bokeh.segment.deeplab import build_deeplab
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("deeplab") / "random_mnv3.pt"
+    torch.save(build_deeplab("mobilenet_v3").state_dict(), path)
+    return path
+
+
+def test_deeplab_random_init_shapes(deeplab_weights):
+    seg = get_segmenter("deeplab", weights=deeplab_weights, device="cpu", arch="mobilenet_v3", short_side=64)
+    assert seg.name == "deeplab-mobilenet_v3"
+    rng = np.random.default_rng(1)
+    a, b = rng.random((48, 80, 3), dtype=np.float32), rng.random((60, 40, 3), dtype=np.float32)
+    out = seg.batch([a, b, a])
+    assert [o.shape for o in out] == [(48, 80), (60, 40), (48, 80)]
+    for o in out:
+        assert o.dtype == np.float32 and 0.0 <= o.min() <= o.max() <= 1.0
+    assert np.allclose(out[0], out[2], atol=1e-5)
+    assert seg((a * 255).astype(np.uint8)).shape == (48, 80)
+    # auto picks DeepLab when its weights are given
+    assert get_segmenter("auto", weights=deeplab_weights, arch="mobilenet_v3").name.startswith("deeplab")
+
+
+def test_deeplab_wrong_arch_is_user_error(deeplab_weights):
+    with pytest.raises(UserError, match="deeplab-arch"):
+        get_segmenter("deeplab", weights=deeplab_weights, arch="resnet50")
+
+
+def test_deeplab_offline_error(tmp_path, monkeypatch):
+    import torch.hub
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsUnavailableError) as info:
+        get_segmenter("deeplab", arch="mobilenet_v3")
+    msg = str(info.value)
+    assert "\n" not in msg and "--weights PATH" in msg
+    assert str(tmp_path / "torch") in msg and "deeplabv3_mobilenet_v3_large" in msg
+
+
+# ---------------------------------------------------------------------------- selfie model resolution
+def test_selfie_offline_error_and_hash_check(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_BOKEH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(model_files, "_from_url", lambda url, timeout: b"not a model")
+
+    def no_pip(timeout):
+        raise OSError("No matching distribution found")
+
+    monkeypatch.setattr(model_files, "_from_wheel", no_pip)
+    with pytest.raises(WeightsUnavailableError) as info:
+        get_segmenter("selfie")
+    msg = str(info.value)
+    assert "sha256 mismatch" in msg and "No matching distribution" in msg and "--weights PATH" in msg
+    assert str(tmp_path / "cache" / "models" / "selfie_segmentation.tflite") in msg
+    assert not (tmp_path / "cache" / "models" / "selfie_segmentation.tflite").exists()
+    with pytest.raises(WeightsUnavailableError, match="not cached"):
+        model_files.selfie_model_path(download=False)
+
+
+def test_selfie_bad_weights_path(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        get_segmenter("selfie", weights=tmp_path / "missing.tflite")
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\0" * 64)
+    with pytest.raises(UserError, match="TFLite"):
+        get_segmenter("selfie", weights=junk)
+    with pytest.raises(UserError, match="backend"):
+        get_segmenter("sam")
+    with pytest.raises(UserError, match="selfie"):
+        get_segmenter("deeplab", weights=junk)
