@@ -11,6 +11,7 @@ overlay) per merge mode, plus JPEG decode/encode of a 12 MP file once for refere
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -23,13 +24,18 @@ from gan_bokeh.generate import FullResGenerator, working_shape
 from gan_bokeh.io import read_image, write_image
 from gan_bokeh.nets import build_generator
 
+CPU: list[float] = []  # CPU seconds of the last timed() call (median); wall time suffers on a shared machine
+
 
 def timed(fn, reps: int) -> tuple[float, object]:  # noqa: ANN001
-    times, out = [], None
+    """Median wall seconds of ``reps`` calls (median CPU seconds go to ``CPU[-1]``)."""
+    times, cpu, out = [], [], None
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    CPU.append(statistics.median(cpu))
     return statistics.median(times), out
 
 
@@ -115,17 +121,21 @@ def main() -> None:
     mask[args.height // 4:, args.width // 3: 2 * args.width // 3] = 1.0
     mp = args.height * args.width / 1e6
     ws = working_shape(args.height, args.width, args.work_size)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs")
     print(f"image {args.width}x{args.height} ({mp:.1f} MP), working {ws[1]}x{ws[0]}, tile {args.tile}, "
           f"torch threads {args.threads}, reps {args.reps} (median)")
     gen = FullResGenerator(net, work_size=args.work_size, tile=args.tile)
     gen(img[:64, :64])  # warm-up
     t_net, _ = timed(lambda: gen.forward_small([gen.working_input(img)]), args.reps)
-    print(f"  downscale + generator only: {t_net:.2f} s")
+    print(f"  downscale + generator only: {t_net:.2f} s wall ({CPU[-1]:.2f} CPU-s)")
     for mode in args.modes.split(","):
         gen.merge = mode
         t, _ = timed(lambda: gen(img), args.reps)
+        c = CPU[-1]
         t_ov, _ = timed(lambda: gen(img, mask), args.reps)
-        print(f"  merge={mode:7s} total {t:.2f} s/image, with overlay {t_ov:.2f} s/image")
+        print(f"  merge={mode:7s} total {t:.2f} s/image ({c:.2f} CPU-s), with overlay {t_ov:.2f} s/image "
+              f"({CPU[-1]:.2f} CPU-s)")
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "x.jpg"
         t_w, _ = timed(lambda: write_image(p, img, quality=95), 1)

@@ -82,7 +82,8 @@ class FakeFlickr:
 
     def __init__(self, n_photos: int = 40, *, api_key: str = "fake-key", cap: int = 4000,
                  start_ts: int = 1_500_000_000, step: int = 60, with_images: bool = True,
-                 camera: Any = None, tags: Any = None, license_of: Any = None) -> None:
+                 camera: Any = None, tags: Any = None, license_of: Any = None,
+                 filter_license: bool = True) -> None:
         self.api_key = api_key
         self.cap = cap
         self.n_photos = n_photos
@@ -92,6 +93,7 @@ class FakeFlickr:
         self.camera = camera or (lambda i: ("Apple", "iPhone 7") if i % 2 == 0 else ("Canon", "Canon EOS 5D"))
         self.tags = tags or (lambda i: "portrait bokeh people")
         self.license_of = license_of or (lambda i: (4, 1, 2, 5, 9, 10)[i % 6])
+        self.filter_license = filter_license
         self.api_faults: list[str] = []
         self.image_faults: dict[str, list[str]] = {}
         self.image_delay = 0.0
@@ -187,9 +189,12 @@ class FakeFlickr:
     # -- API methods -----------------------------------------------------------------------------
     def search(self, params: dict[str, str]) -> dict[str, Any]:
         self.search_params.append(params)
+        if not params.get("text", "").strip():
+            return {"stat": "fail", "code": 3, "message": "Parameterless searches have been disabled."}
         lo = int(params.get("min_upload_date", 0))
         hi = int(params.get("max_upload_date", 2**40))
-        lic = {int(x) for x in params["license"].split(",")} if params.get("license") else None
+        lic = {int(x) for x in params["license"].split(",")} if params.get("license") and self.filter_license \
+            else None
         extras = set(params.get("extras", "").split(","))
         sel = [i for i in range(self.n_photos)
                if lo <= self.dateupload(i) <= hi and (lic is None or self.license_of(i) in lic)]

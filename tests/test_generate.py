@@ -158,12 +158,14 @@ def test_cli_generate_folder_keeps_size_name_format_and_skips_bad(tmp_path, caps
     _write_photo(src / "a.jpg", exif_rotate=True)
     _write_photo(src / "b.png", size=(50, 70))
     (src / "broken.jpg").write_bytes(b"<html>not an image</html>")
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(src / "c.gif")  # not writable as GIF → PNG
     out = tmp_path / "out"
     rc = main(["generate", "--checkpoint", str(run), "--input", str(src), "--out", str(out),
                "--jpeg-quality", "90", "--batch-size", "2", "--device", "cpu"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "2 done, 1 skipped" in text and "broken.jpg" in text
+    assert "3 done, 1 skipped, 0 failed" in text and "broken.jpg" in text
+    assert (out / "c.png").is_file() and (out / "generate.json").is_file()
     with Image.open(out / "a.jpg") as im:
         assert im.format == "JPEG" and im.size == (60, 80)  # EXIF rotation applied
     with Image.open(out / "b.png") as im:
@@ -215,3 +217,30 @@ def test_generate_real_photo_full_size(tmp_path, shared_data):
                  "--overlay", "--mask", str(shared_data / "u2net_human_seg" / "masks")]) == 0
     with Image.open(out / photo.name) as im, Image.open(photo) as src:
         assert im.size == src.size == (900, 675)
+
+
+def test_failed_batch_retries_per_image_and_records_failures(tmp_path):
+    from gan_bokeh.cli.generate import _generate_and_write
+
+    class Flaky:
+        def generate(self, images, masks=None):
+            if len(images) > 1:
+                raise RuntimeError("out of memory")
+            if images[0].shape[0] == 13:
+                raise RuntimeError("bad shape\nmore")
+            return list(images)
+
+    imgs = [np.zeros((8, 8, 3), np.float32), np.zeros((13, 8, 3), np.float32)]
+    done, failed = _generate_and_write(Flaky(), [tmp_path / "a.png", tmp_path / "b.png"], imgs, [None, None],
+                                       None, tmp_path / "o", 90)
+    assert done == 1 and failed == ["b.png: bad shape"] and (tmp_path / "o" / "a.png").is_file()
+
+
+def test_tiled_generator_from_run(tmp_path):
+    run = make_run(tmp_path, crop=32)
+    gen, _ = FullResGenerator.from_checkpoint(run, device="cpu", work_size=64, tile=32, overlap=8)
+    img = np.random.default_rng(7).random((100, 150, 3), dtype=np.float32)
+    out = gen(img)
+    assert out.shape == img.shape and np.isfinite(out).all()
+    with pytest.raises(Exception, match="--tile"):
+        FullResGenerator(identity_net(), tile=30)

@@ -267,6 +267,10 @@ def test_retries_429_retry_after_500_timeout_105_garbage(sleeps):
         fake.retry_after = "7"
         fake.api_faults = ["429", "500", "timeout"]
         client = client_for(fake, retry)
+        # Our endpoint and retrying session are set on our instance only, never on flickrapi's classes.
+        import flickrapi
+        assert flickrapi.FlickrAPI.REST_URL == "https://api.flickr.com/services/rest/"
+        assert flickrapi.auth.OAuthFlickrInterface.session is not client.session
         ans = client.call("flickr.photos.search", text="x", per_page=5, page=1, extras="")
         assert len(ans["photos"]["photo"]) == 5
         assert sleeps[0] == 7.0                      # Retry-After honoured
@@ -469,3 +473,45 @@ def test_orphan_file_from_a_killed_run_is_adopted_not_refetched(tmp_path, sleeps
     recs = ok_records(tmp_path / "B")
     assert recs[fake.pid(3)]["adopted"] is True and len(recs) == 4
     assert_consistent(tmp_path / "B")
+
+
+def test_licence_post_filter_and_failure_streak_and_refused_search(tmp_path, sleeps):
+    with FakeFlickr(12, api_key=KEY, filter_license=False, license_of=lambda i: 0 if i % 2 else 4) as fake:
+        client = client_for(fake)
+        scrape_domain(client.call, make_download_session(FAST), small_cfg(), "B", tmp_path, progress=False)
+        recs = latest_records(read_jsonl(tmp_path / "B" / "manifest.jsonl"))
+        assert recs[fake.pid(1)]["status"] == "skipped" and "licence 0" in recs[fake.pid(1)]["reason"]
+        assert recs[fake.pid(2)]["status"] == "ok" and recs[fake.pid(2)]["license_name"] == "CC BY 2.0"
+
+    cfg = small_cfg()
+    cfg.max_consecutive_failures = 3
+    with FakeFlickr(12, api_key=KEY) as fake:
+        fake.image_faults = {fake.pid(i): ["404"] for i in range(12)}
+        with pytest.raises(FlickrUnavailableError, match="3 downloads failed in a row"):
+            scrape_domain(client_for(fake).call, make_download_session(FAST), cfg, "B", tmp_path / "x",
+                          progress=False)
+        assert len(fake.image_hits) <= 3 + cfg.download.workers   # stopped, not ploughing through all 12
+
+        cfg.domains.B.text = ""
+        cfg.domains.B.exclude_tags = []
+        with pytest.raises(UserError, match="error 3"):
+            scrape_domain(client_for(fake).call, make_download_session(FAST), cfg, "B", tmp_path / "y",
+                          progress=False)
+
+
+def test_placeholder_rule_flags_no_real_image(shared_data):
+    from gan_bokeh.errors import BadImageError
+    from gan_bokeh.io import open_image
+
+    paths = [p for p in sorted(shared_data.rglob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
+             and "depth" not in str(p)]
+    flagged, checked = [], 0
+    for p in paths:
+        try:
+            img = open_image(p, draft=(256, 256))
+        except BadImageError:
+            continue
+        checked += 1
+        if placeholder_reason(img):
+            flagged.append(p.name)
+    assert checked >= 20 and flagged == []

@@ -69,6 +69,19 @@ def test_main_subject_closest_uses_depth():
     assert select_main_subject(m, small)[40, 100] == 1.0
 
 
+def test_main_subject_splits_touching_people_by_depth():
+    m = _two_people()
+    m[38:44, 50:95] = 1.0          # an arm joins the two people into one component
+    depth = np.full(m.shape, 0.7, np.float32)
+    depth[:, 80:] = 0.2            # right person nearer
+    out = select_main_subject(m, depth)
+    assert out[40, 100] == 1.0 and out[55, 35] == 0.0
+    kept_together = select_main_subject(m, depth, depth_gap=0.0)
+    assert kept_together[40, 100] == 1.0 and kept_together[55, 35] == 1.0
+    flat = select_main_subject(m, np.full(m.shape, 0.5, np.float32))   # no depth contrast: no split
+    assert flat[55, 35] == 1.0 and flat[40, 100] == 1.0
+
+
 def test_main_subject_central_and_errors():
     m = _two_people()
     centred = np.roll(m, 30, axis=1)          # big person now near the centre, small one wraps left

@@ -10,6 +10,8 @@ from pathlib import Path
 HELP = "apply a trained generator (G: A→B by default) to photos, output at full resolution"
 
 log = logging.getLogger(__name__)
+#: Extensions ``gan_bokeh.io.write_image`` can write; other inputs (GIF, AVIF) are written as PNG.
+WRITABLE = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +49,7 @@ def _check_paths(inputs: list[Path], input_arg: Path, out_dir: Path) -> None:
                         "overwritten)")
     input_set = {p.resolve() for p in inputs}
     for p in inputs:
-        if (out_r / p.name).resolve() in input_set:
+        if output_path(out_r, p).resolve() in input_set:
             raise UserError(f"--out {out_dir}: writing {p.name} would overwrite an input; choose another folder")
 
 
@@ -63,6 +65,35 @@ def _mask_for(path: Path, alpha, mask_arg: Path | None, get_segmenter, image):  
     if found is not None:
         return read_mask(found)
     return get_segmenter()(image)
+
+
+def output_path(out_dir: Path, src: Path) -> Path:
+    """Same name in ``out_dir``; formats we cannot write (GIF, AVIF) become PNG with the same stem."""
+    return out_dir / (src.name if src.suffix.lower() in WRITABLE else f"{src.stem}.png")
+
+
+def _generate_and_write(gen, batch: list[Path], images: list, alphas: list, masks: list | None,  # noqa: ANN001
+                        out_dir: Path, quality: int) -> tuple[int, list[str]]:
+    """Run one batch (per image again if the batch fails, e.g. out of memory); write outputs."""
+    from gan_bokeh.io import write_image
+
+    try:
+        outs = gen.generate(images, masks)
+    except RuntimeError:
+        outs = []
+        for i, im in enumerate(images):
+            try:
+                outs.append(gen.generate([im], None if masks is None else [masks[i]])[0])
+            except RuntimeError as err:
+                outs.append(str(err).splitlines()[0][:200])
+    done, failed = 0, []
+    for p, y, alpha in zip(batch, outs, alphas, strict=True):
+        if isinstance(y, str):
+            failed.append(f"{p.name}: {y}")
+            continue
+        write_image(output_path(out_dir, p), y, quality=quality, alpha=alpha)
+        done += 1
+    return done, failed
 
 
 def _write_settings(out_dir: Path, args: argparse.Namespace, gen, state, use_overlay: bool) -> None:  # noqa: ANN001
@@ -84,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError
     from gan_bokeh.generate import FullResGenerator, overlay_default
-    from gan_bokeh.io import list_images, read_image_alpha, write_image
+    from gan_bokeh.io import list_images, read_image_alpha
     from gan_bokeh.runtime import torch_threads
 
     if not 1 <= args.jpeg_quality <= 100:
@@ -121,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"--overlay needs masks: pass --mask DIR or sidecar masks ({err})") from None
         return segmenter[0]
 
-    done, skipped = 0, []
+    done, skipped, failed = 0, [], []
     bar = tqdm(total=len(inputs), unit="img", desc="generate", disable=not sys.stderr.isatty())
     for start in range(0, len(inputs), args.batch_size):
         batch, images, alphas, masks = [], [], [], []
@@ -138,17 +169,18 @@ def run(args: argparse.Namespace) -> int:
             images.append(rgb)
             alphas.append(alpha)
             masks.append(m)
-        if not batch:
-            continue
-        outs = gen.generate(images, masks if use_overlay else None)
-        for p, y, alpha in zip(batch, outs, alphas, strict=True):
-            write_image(out_dir / p.name, y, quality=args.jpeg_quality, alpha=alpha)
-            done += 1
-        bar.update(len(batch))
+        if batch:
+            ok, bad = _generate_and_write(gen, batch, images, alphas, masks if use_overlay else None,
+                                          out_dir, args.jpeg_quality)
+            done += ok
+            failed += bad
+            bar.update(len(batch))
     bar.close()
-    print(f"generate: {done} done, {len(skipped)} skipped, 0 failed → {out_dir} "
+    print(f"generate: {done} done, {len(skipped)} skipped, {len(failed)} failed → {out_dir} "
           f"(work size {gen.work_size}, merge {gen.merge}, overlay {'on' if use_overlay else 'off'}, "
           f"device {gen.device})")
     for s in skipped:
         print(f"  skipped {s}")
+    for s in failed:
+        print(f"  failed {s}")
     return 0 if done else 1

@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "real f/1.8 photos)")
     strength.add_argument("--max-blur", type=float, default=None, metavar="PX",
                           help="blur radius in pixels of the pixel farthest from the focal plane")
+    parser.add_argument("--gamma", type=float, default=0.5,
+                        help="blur curve r ∝ |depth − focus|^gamma (default 0.5, fitted on real photos; "
+                             "1 = linear, for true disparity)")
     parser.add_argument("--kernel", choices=KERNEL_CHOICES, default="disk", help="aperture shape")
     parser.add_argument("--highlight", type=float, default=0.0, metavar="G",
                         help="boost small bright points by up to 1+G so they become bokeh discs (default 0)")
@@ -95,7 +98,9 @@ def render_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.method == "layers":
         opts: dict[str, Any] = {"focus": parse_focus(args.focus), "kernel": args.kernel,
                                 "highlight": args.highlight, "foreground_blur": not args.no_foreground_blur,
-                                "matting": args.matting, "n_layers": args.layers}
+                                "matting": args.matting, "n_layers": args.layers, "gamma": args.gamma}
+        if args.gamma <= 0:
+            raise UserError("--gamma must be > 0")
         if args.max_blur is not None:
             if args.max_blur < 0:
                 raise UserError("--max-blur must be >= 0")
@@ -179,7 +184,7 @@ class _Sources:
             return d
         for ext in _DEPTH_EXTS:
             for cand in (d / f"{path.stem}{ext}", d / f"{path.stem}{ext.upper()}"):
-                if cand.is_file():
+                if cand.is_file() and cand.resolve() != path.resolve():
                     return cand
         return None
 
@@ -274,9 +279,9 @@ def run(args: argparse.Namespace) -> int:
             reason = err.reason if isinstance(err, BadImageError) else str(err)
             failed.append((path, reason))
             record = {"input": str(path), "status": "failed", "reason": reason}
-            log.warning("skipped %s: %s", path, reason)
+            log.warning("skipped: %s", reason if str(path) in reason else f"{path}: {reason}")
         append_jsonl(args.out / "render.jsonl", record)
     for path, reason in failed:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
+        print(f"failed: {reason if str(path) in reason else f'{path}: {reason}'}", file=sys.stderr)
     print(f"render: {done} done, {skipped} skipped (already rendered), {len(failed)} failed → {args.out}")
     return 1 if failed else 0

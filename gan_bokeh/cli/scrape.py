@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 
 HELP = "collect domain A/B photos from Flickr into RAW/<domain>/ (resumable; see docs/scraping.md)"
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class _RedactFilter(logging.Filter):
     """Replaces the key/secret in any log record (belt and braces: nothing should log them)."""
 
-    def __init__(self, redact) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, redact: Callable[[str], str]) -> None:
         super().__init__()
         self._redact = redact
 

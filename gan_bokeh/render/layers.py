@@ -29,9 +29,10 @@ from gan_bokeh.render.color import linear_to_srgb
 from gan_bokeh.render.crf import depth_layers
 from gan_bokeh.render.kernels import make_kernel
 
-#: Blur radius (as a fraction of the image's long side) per unit |depth − focus| at f-number 1.
-#: Calibrated on the real f/1.8 photos of shared/data/vabm (same value for every image; see docs).
-APERTURE_CALIBRATION = 0.018
+#: Blur radius (as a fraction of the image's long side) per unit |depth − focus|^gamma at f-number 1.
+#: Calibrated, together with the default gamma = 0.5, on the six real f/16 → f/1.8 pairs of
+#: shared/data/vabm (one value for every image; see docs/rendering.md).
+APERTURE_CALIBRATION = 0.0147
 DEFAULT_APERTURE = 1.8
 
 
@@ -70,9 +71,28 @@ def resolve_focus(focus: float | str | tuple[float, float] | None, depth: np.nda
     return f
 
 
+def background_depth(depth: np.ndarray, mask: np.ndarray, grow: int = 2) -> np.ndarray:
+    """Depth with the subject (grown by ``grow`` px) replaced by the nearest depth around it.
+
+    Layers then describe the scene *behind* the subject: the subject itself is handled exactly by the
+    full-resolution mask, and depth-map edges that spill past the mask cannot leave a sharp band of
+    background around it.
+    """
+    import cv2
+
+    from gan_bokeh.depth.files import _fill_unknown
+
+    hole = (mask > 0.5).astype(np.uint8)
+    if grow > 0:
+        hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    if not hole.any() or hole.all():
+        return depth
+    return _fill_unknown(depth.astype(np.float64), hole == 0).astype(np.float32)
+
+
 def blur_scale(depth: np.ndarray, focus: float, long_side: int, *, aperture: float | None,
-               max_blur: float | None, foreground_blur: bool) -> float:
-    """Pixels of blur radius per unit |depth − focus| (full resolution).
+               max_blur: float | None, foreground_blur: bool, gamma: float = 1.0) -> float:
+    """Pixels of blur radius per unit |depth − focus|^gamma (full resolution).
 
     ``max_blur`` wins: the farthest-from-focus pixel gets exactly that radius. Otherwise an f-number
     ``aperture`` (smaller = stronger): ``scale = APERTURE_CALIBRATION · long_side / aperture``.
@@ -83,7 +103,7 @@ def blur_scale(depth: np.ndarray, focus: float, long_side: int, *, aperture: flo
         far = float(depth.max()) - focus
         near = focus - float(depth.min()) if foreground_blur else 0.0
         span = max(far, near, 1e-6)
-        return max_blur / span
+        return max_blur / span ** gamma
     a = DEFAULT_APERTURE if aperture is None else float(aperture)
     if a <= 0:
         raise ValueError("aperture (f-number) must be > 0")
@@ -149,14 +169,14 @@ def boosted_linear(image: np.ndarray, gain: float, threshold: float = 0.8,
 
 
 def _layer_plan(labels: np.ndarray, centres: np.ndarray, focus: float, scale: float,
-                foreground_blur: bool, min_radius: float) -> tuple[list[Layer], np.ndarray]:
+                foreground_blur: bool, min_radius: float, gamma: float = 1.0) -> tuple[list[Layer], np.ndarray]:
     """Group cluster labels into render layers (far → near); sharp clusters merge into the focal layer."""
     f_idx = int(np.argmin(np.abs(centres - focus)))
     groups: list[Layer] = []
     remap = np.zeros(len(centres), np.int32)
     for j in sorted(range(len(centres)), key=lambda j: -centres[j]):
         c = float(centres[j])
-        r = scale * abs(c - focus)
+        r = scale * abs(c - focus) ** gamma
         if c < focus and not foreground_blur:
             r = 0.0
         sharp = j == f_idx or r < min_radius
@@ -225,7 +245,7 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
                   n_layers: int = 6, crf: bool = True, crf_lambda: float = 10.0, work_size: int = 384,
                   feather: float = 1.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
                   foreground_blur: bool = True, pyramid_radius: float = 6.0, min_radius: float = 0.75,
-                  matting: bool = False, matting_band: int = 10,
+                  matting: bool = False, matting_band: int = 10, gamma: float = 0.5,
                   ) -> tuple[np.ndarray, dict]:
     """Render shallow depth of field with K depth layers (see the module docstring).
 
@@ -244,6 +264,8 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         foreground_blur: blur layers in front of the focal plane too.
         pyramid_radius: kernel radius used at reduced resolution (larger = crisper discs, slower).
         min_radius: radii below this count as sharp.
+        gamma: blur curve, ``r = scale·|depth − focus|^gamma`` (1 = linear, right for disparity-like
+            depth; < 1 for depth maps that compress the far range).
         matting: refine the mask edge with closed-form matting in a ``matting_band``-pixel band.
 
     Returns:
@@ -268,10 +290,10 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
     m_work = None if m_full is None else _resize(m_full, wsize, down=True)
     f = resolve_focus(focus, d_work, m_work, (big_h, big_w))
     scale = blur_scale(d_work, f, long_side, aperture=aperture, max_blur=max_blur,
-                       foreground_blur=foreground_blur)
-    labels, centres = depth_layers(d_work, k=n_layers, focus=f, lam=crf_lambda, crf=crf,
-                                   forced=None if m_work is None else m_work > 0.5)
-    plan, layer_labels = _layer_plan(labels, centres, f, scale, foreground_blur, min_radius)
+                       foreground_blur=foreground_blur, gamma=gamma)
+    d_layers = d_work if m_work is None else background_depth(d_work, m_work)
+    labels, centres = depth_layers(d_layers, k=n_layers, focus=f, lam=crf_lambda, crf=crf)
+    plan, layer_labels = _layer_plan(labels, centres, f, scale, foreground_blur, min_radius, gamma)
     t_labels = time.perf_counter()
 
     u_work = _memberships(layer_labels, len(plan), feather)

@@ -116,8 +116,41 @@ def _resize_depth(depth: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return d
 
 
+def _otsu(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu's threshold of 1-D values (maximises the between-class variance)."""
+    hist, edges = np.histogram(values, bins=bins)
+    centers = 0.5 * (edges[:-1] + edges[1:])
+    w0 = np.cumsum(hist).astype(np.float64)
+    w1 = w0[-1] - w0
+    s0 = np.cumsum(hist * centers)
+    m0 = s0 / np.maximum(w0, 1)
+    m1 = (s0[-1] - s0) / np.maximum(w1, 1)
+    return float(edges[1:][int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
+
+
+def _split_by_depth(keep: np.ndarray, depth: np.ndarray, gap: float, min_fraction: float) -> np.ndarray:
+    """Separate touching people at different depths: keep the near part of a component.
+
+    The component's depths are split with Otsu's threshold; when both parts hold at least ``min_fraction``
+    of its pixels and their medians differ by at least ``gap``, the largest connected piece of the near
+    part is returned, otherwise the component unchanged.
+    """
+    d = depth[keep]
+    if d.size < 16 or float(d.max() - d.min()) < gap:
+        return keep
+    t = _otsu(d)
+    near, far = d[d <= t], d[d > t]
+    if min(near.size, far.size) < min_fraction * d.size or float(np.median(far) - np.median(near)) < gap:
+        return keep
+    n, labels, stats = components(keep & (depth <= t))
+    if n < 2:
+        return keep
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
 def select_main_subject(mask: np.ndarray, depth: np.ndarray | None = None, mode: str | None = None, *,
-                        threshold: float = 0.5, min_fraction: float = 0.1) -> np.ndarray:
+                        threshold: float = 0.5, min_fraction: float = 0.1,
+                        depth_gap: float = 0.1) -> np.ndarray:
     """Keep one person of a multi-person mask.
 
     The mask is split into 8-connected components of ``mask > threshold``; components smaller than
@@ -129,12 +162,15 @@ def select_main_subject(mask: np.ndarray, depth: np.ndarray | None = None, mode:
     * ``"closest"``: the lowest median depth (library convention 0 = near … 1 = far) — the paper's fix
       (§4.4.2) for people far behind the subject who would otherwise stay sharp.
 
-    People who touch form one component and are kept or dropped together.
+    With ``"closest"``, people who touch in the mask (one component) are separated by depth when the
+    component's depths split into two groups whose medians differ by ``depth_gap`` or more; otherwise
+    touching people are kept or dropped together.
 
     Args:
         mask: float ``(H, W)`` in [0, 1].
         depth: float ``(H, W)`` (any size; resized), 0 = near; required for ``"closest"``.
         mode: one of :data:`MAIN_SUBJECT_MODES`; default ``"closest"`` with depth, else ``"largest"``.
+        depth_gap: minimum depth difference (0..1 units) for splitting touching people; 0 = never split.
 
     Returns:
         float32 ``(H, W)``: the input's soft values on the chosen component (and its soft fringe), 0
@@ -147,7 +183,8 @@ def select_main_subject(mask: np.ndarray, depth: np.ndarray | None = None, mode:
     if mode == "closest" and depth is None:
         raise ValueError("mode 'closest' needs a depth map")
     n, labels, stats = components(m > threshold)
-    if n <= 2:
+    d = _resize_depth(depth, m.shape) if mode == "closest" else None
+    if n <= 1 or (n == 2 and d is None):
         return m
     areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
     ids = np.arange(1, n)
@@ -163,11 +200,11 @@ def select_main_subject(mask: np.ndarray, depth: np.ndarray | None = None, mode:
         r2 = ((cy - h / 2) ** 2 + (cx - w / 2) ** 2) / float(h * h + w * w)
         score = np.sqrt(areas) * np.exp(-r2 / 0.08)
     else:
-        d = _resize_depth(depth, m.shape)
         score = np.array([-np.median(d[labels == i]) for i in ids])
     score = np.where(eligible, score, -np.inf)
-    chosen = ids[int(np.argmax(score))]
-    keep = labels == chosen
+    keep = labels == ids[int(np.argmax(score))]
+    if d is not None and depth_gap > 0:
+        keep = _split_by_depth(keep, d, depth_gap, min_fraction)
     fringe = cv2.dilate(keep.astype(np.uint8), _disk(_auto_radius(m.shape, 0.01))).astype(bool)
     others = (labels > 0) & ~keep
     return np.where(fringe & ~others, m, 0.0).astype(np.float32)
