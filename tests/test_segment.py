@@ -188,3 +188,28 @@ def test_selfie_bad_weights_path(tmp_path):
         get_segmenter("sam")
     with pytest.raises(UserError, match="selfie"):
         get_segmenter("deeplab", weights=junk)
+
+
+def test_cli_deeplab_random_weights_writes_files(deeplab_weights, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from gan_bokeh.cli import main
+    from gan_bokeh.io import read_image_alpha, read_mask
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(2)
+    for name, (h, w) in {"a": (48, 64), "b": (64, 40)}.items():
+        Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(src / f"{name}.jpg")
+    out = tmp_path / "out"
+    argv = ["segment", str(src), "--out", str(out), "--weights", str(deeplab_weights),
+            "--deeplab-arch", "mobilenet_v3", "--format", "both", "--no-refine", "--device", "cpu"]
+    assert main(argv) == 0                                     # --backend auto → DeepLab (weights given)
+    assert "2 done" in capsys.readouterr().out
+    rgb, alpha = read_image_alpha(out / "b.png")
+    assert rgb.shape == (64, 40, 3) and alpha is not None and alpha.shape == (64, 40)
+    assert np.abs(read_mask(out / "b.mask.png") - alpha).max() <= 1 / 255 + 1e-6
+    assert Image.open(out / "a.png").text["gan-bokeh:segment-backend"] == "deeplab-mobilenet_v3"
+    assert json.loads((out / "segment.json").read_text())["backend_resolved"] == "deeplab-mobilenet_v3"

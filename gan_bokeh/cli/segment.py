@@ -186,6 +186,10 @@ def run(args: argparse.Namespace) -> int:
     seg = None
     if todo:
         seg = get_segmenter(args.backend, weights=args.weights, device=args.device, arch=args.deeplab_arch)
+        if seg.name.startswith("deeplab"):
+            from gan_bokeh.runtime import torch_threads
+
+            torch_threads()  # GAN_BOKEH_THREADS, if set
         log.info("segment: backend %s, %d to do, %d already done", seg.name, len(todo), summary.skipped)
         _write_settings(args, seg.name, atomic_write_text)
     journal = args.out / "segment.jsonl"

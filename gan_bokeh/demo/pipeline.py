@@ -536,6 +536,16 @@ def stage_generate(cfg: DemoConfig, variant: str, overlay: bool, dest: Path) -> 
     return {"variant": variant, "overlay": overlay, "images": len(list(dest.glob("*.png")))}
 
 
+#: ``layers`` blur radius as a fraction of the short side: the middle of the domain-B training renders.
+LAYERS_BLUR = 0.045
+
+
+def render_options(method: str, image: Any) -> dict[str, Any]:
+    """Renderer options for the demo's table: ``layers`` blurs as strongly as the domain-B photos the GANs
+    were trained to imitate (its default f/1.8 gives about 1 px of blur on a 128-px photo)."""
+    return {"max_blur": LAYERS_BLUR * min(image.shape[:2])} if method == "layers" else {}
+
+
 def stage_render(cfg: DemoConfig, method: str, dest: Path) -> dict[str, Any]:
     """Render the test photos with a comparison method (mask + fallback depth written by ``dataset``)."""
     import numpy as np
@@ -551,12 +561,13 @@ def stage_render(cfg: DemoConfig, method: str, dest: Path) -> dict[str, Any]:
         img = read_image(p)
         mask = read_mask(root / "testA_masks" / f"{p.stem}.png")
         depth = np.load(root / "testA_depth" / f"{p.stem}.npy")
-        out, info = render_image(img, method=method, mask=mask, depth=depth)
+        out, info = render_image(img, method=method, mask=mask, depth=depth, **render_options(method, img))
         write_image(dest / p.name, out)
         bar.update(1)
     bar.close()
     keep = {k: v for k, v in dict(info).items() if isinstance(v, (str, int, float, bool))}
-    return {"method": method, "images": len(files), "info": keep, "depth": "fallback (mask only)"}
+    return {"method": method, "images": len(files), "info": keep, "depth": "fallback (mask only)",
+            "options": render_options(method, img) if files else {}}
 
 
 def stage_evaluate(cfg: DemoConfig, pred: Path, dest: Path) -> dict[str, Any]:
@@ -725,7 +736,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     for name, what, overlay in output_sets():
         dest = cfg.out / "outputs" / name
         if overlay is None:
-            k_out, _ = stages.run(f"render-{what}", {"up": k_data, "v": 1},
+            k_out, _ = stages.run(f"render-{what}", {"up": k_data, "blur": LAYERS_BLUR, "v": 1},
                                   lambda what=what, dest=dest: stage_render(cfg, what, dest))
         else:
             k_out, _ = stages.run(f"generate-{name}", {"up": train_keys[what], "overlay": overlay, "v": 1},

@@ -379,8 +379,6 @@ def _composite_focus_and_front(img: np.ndarray, plan: list[Layer], u: list[np.nd
                                m_full: np.ndarray | None, background: np.ndarray | None, kernel: str,
                                rotation: float, pyramid_radius: float) -> np.ndarray:
     """Put the sharp focal layer over the background, then the blurred foreground layers on top."""
-    import cv2
-
     big_h, big_w = img.shape[:2]
     if background is None:
         out = img.copy()
@@ -391,8 +389,10 @@ def _composite_focus_and_front(img: np.ndarray, plan: list[Layer], u: list[np.nd
         if m_full is not None:
             bg_cover *= 1.0 - m_full
         bg = _resize(background, (big_h, big_w), down=False)
-        # out = img·(1 − cover) + bg·cover in one threaded OpenCV pass (12 MP in well under 0.1 s)
-        out = cv2.blendLinear(img, bg, 1.0 - bg_cover, bg_cover)
+        # out = img + cover·(bg − img), in place (cover = 0 gives the input bit for bit)
+        out = np.subtract(bg, img, out=bg)
+        out *= bg_cover[..., None]
+        out += img
     for layer in plan:
         if layer.role != "foreground":
             continue
