@@ -7,12 +7,16 @@ message names the cache file to fill, the URL to fetch it from and the flag that
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from gan_bokeh.errors import UserError, WeightsUnavailableError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["cache_path_for_url", "load_state_dict_file", "resolve_weights", "weights_available"]
 
@@ -75,9 +79,14 @@ def resolve_weights(url: str, *, what: str, flag: str, path: str | os.PathLike[s
         raise WeightsUnavailableError(f"{what} are not cached at {cached}; {hint}")
     import torch.hub
 
+    # torchvision file names carry the first hex digits of the SHA-256 ("vgg19-dcbb9e9d.pth").
+    match = re.search(r"-([a-f0-9]{6,})\.", cached.name)
     try:
-        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=True, check_hash=True,
-                                                  weights_only=True)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        logger.debug("downloading %s to %s", url, cached)
+        torch.hub.download_url_to_file(url, str(cached), hash_prefix=match.group(1) if match else None,
+                                       progress=True)
     except Exception as err:  # noqa: BLE001 - URLError, socket errors, HTTP errors, hash mismatch
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise WeightsUnavailableError(f"{what} could not be downloaded ({reason}); {hint}") from None
+    return load_state_dict_file(cached)

@@ -118,3 +118,13 @@ def test_report_in_real_browser(report, artifacts_dir, tmp_path):
                    capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
     shutil.copy(out / "index.html", artifacts_dir / "compare_report.html")
+
+
+def test_depth_file_names_and_run_labels(tmp_path):
+    from gan_bokeh.report.compare import depth_stems, run_label, run_metrics_file
+
+    assert {"street_12_disparity", "street_12", "street_12_all-in-focus_depth"} <= depth_stems("street_12_all-in-focus")
+    assert "photo_depth" in depth_stems("photo") and "other" not in depth_stems("photo")
+    run = make_run(tmp_path, name="x")
+    assert run_label(run) == "x" and run_label(run / "ckpt" / "latest.pt") == "x"
+    assert run_metrics_file(run / "ckpt" / "latest.pt") == run / "metrics.jsonl"

@@ -609,7 +609,8 @@ def add_notes(index: Path, notes: Sequence[str]) -> None:
         page = page[:page.index(start)] + page[page.index(end) + len(end):]
     items = "".join(f"<li>{_html.escape(n)}</li>" for n in notes)
     block = (f"{start}<section class=\"demo-notes\"><h2>gan-bokeh demo</h2><ul>{items}</ul>"
-             f"<p>Summary table: <code>../summary.md</code></p></section>{end}")
+             "<p>The demo's table and these notes: <a href=\"../summary.md\">summary.md</a>; per-stage timings: "
+             f"<a href=\"../summary.json\">summary.json</a>.</p></section>{end}")
     lower = page.lower()
     i = lower.find("<body")
     i = lower.find(">", i) + 1 if i >= 0 else 0

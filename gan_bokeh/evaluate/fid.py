@@ -154,17 +154,24 @@ def extract_features(paths: list[Path], extractor: nn.Module, batch_size: int = 
     return torch.cat(feats).double()
 
 
+def kid_subset(n_fake: int, n_real: int, limit: int = 50) -> int:
+    """KID subset size: at most ``limit`` and half the smaller set (≥ 2)."""
+    return min(limit, max(2, min(n_fake, n_real) // 2))
+
+
 def fid_kid_from_features(fake: torch.Tensor, real: torch.Tensor, kid_subset_size: int = 50) -> dict[str, float]:
     """FID and KID (mean, std) from ``(N, D)`` feature sets (torchmetrics' estimators).
 
-    KID's subset size is ``min(kid_subset_size, n_fake, n_real)``; both sets need at least two samples.
+    KID's subset size is ``min(kid_subset_size, max(2, n // 2))`` with ``n = min(n_fake, n_real)``: never
+    more than the images, and half of them so the subsets differ and ``kid_std`` means something. Both
+    sets need at least two samples.
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
     if len(fake) < 2 or len(real) < 2:
         raise ValueError(f"FID/KID need at least 2 images per set (got {len(fake)} generated, {len(real)} real)")
-    subset = min(kid_subset_size, len(fake), len(real))
+    subset = kid_subset(len(fake), len(real), kid_subset_size)
     fid = FrechetInceptionDistance(feature=_Precomputed(real.shape[1]))
     with warnings.catch_warnings():  # "KID keeps all features in memory": fine at evaluation sizes
         warnings.simplefilter("ignore", UserWarning)

@@ -24,9 +24,10 @@ PER_IMAGE_KEYS = METRIC_KEYS[:8]
 
 
 def _resize_to(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    from gan_bokeh.generate import resize
+    import cv2
 
-    return resize(arr, shape)
+    shrink = shape[0] * shape[1] < arr.shape[0] * arr.shape[1]
+    return cv2.resize(arr, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 def evaluate_pair(pred: np.ndarray, inp: np.ndarray, mask: np.ndarray | None = None,
@@ -154,7 +155,7 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
 
 def _fid_kid(fake: list[Path], real_b_dir: str | os.PathLike[str], weights: Any, notes: list[str]
              ) -> dict[str, float]:
-    from gan_bokeh.evaluate.fid import fid_kid, load_feature_extractor
+    from gan_bokeh.evaluate.fid import fid_kid, kid_subset, load_feature_extractor
     from gan_bokeh.io import list_images
 
     real = list_images(real_b_dir)
@@ -172,7 +173,7 @@ def _fid_kid(fake: list[Path], real_b_dir: str | os.PathLike[str], weights: Any,
         notes.append(f"FID/KID skipped: {err}")
         return {}
     notes.append(f"FID/KID: {len(fake)} generated vs {len(real)} real-B images; features: {desc}; "
-                 f"KID subset size {min(50, len(fake), len(real))}"
+                 f"KID subset size {kid_subset(len(fake), len(real))}"
                  + ("; few images: FID is strongly biased upwards below ~2000 images" if len(fake) < 2000 else ""))
     return res
 

@@ -78,6 +78,16 @@ def run_metrics_file(run: str | os.PathLike[str]) -> Path | None:
     return f if f.is_file() else None
 
 
+_IMAGE_SUFFIXES = ("_all-in-focus", "_input", "_image", "_rgb", "_wide", "_color")
+
+
+def depth_stems(stem: str) -> set[str]:
+    """File stems accepted as the depth map of image ``stem`` (``x``, ``x_depth``, ``x_disparity``, and the
+    same for ``x`` without an image suffix such as ``_all-in-focus``)."""
+    bases = {stem} | {stem[: -len(s)] for s in _IMAGE_SUFFIXES if stem.endswith(s)}
+    return {b + s for b in bases for s in ("", "_depth", "_disparity", "_disp")}
+
+
 def _thumb(src: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
     from gan_bokeh.generate import resize
 
@@ -215,8 +225,9 @@ class ReportBuilder:
         from gan_bokeh.io import list_images
 
         if self.o.depth_dir is not None:
-            cands = [p for p in list_images(self.o.depth_dir) if p.stem in (path.stem, f"{path.stem}_depth")]
-            cands += [p for p in Path(self.o.depth_dir).glob(f"{path.stem}.np[yz]")]
+            names = depth_stems(path.stem)
+            cands = [p for p in list_images(self.o.depth_dir) if p.stem in names and p.resolve() != path.resolve()]
+            cands += [p for p in Path(self.o.depth_dir).glob("*.np[yz]") if p.stem in names]
             if cands:
                 from gan_bokeh.depth import load_depth
 

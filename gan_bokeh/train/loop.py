@@ -7,6 +7,7 @@ iteration), ``tb/`` (TensorBoard), ``ckpt/latest.pt`` and ``ckpt/iter_NNNNNNN.pt
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -81,6 +82,7 @@ class _StopFlag:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.pid = os.getpid()
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
@@ -92,6 +94,8 @@ class _StopFlag:
         return self
 
     def _handle(self, signum: int, _frame: Any) -> None:
+        if os.getpid() != self.pid:
+            return  # a forked loader worker inherited this handler; the main process decides
         if self.signum is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # second Ctrl-C: give up at once
         self.signum = signum
@@ -156,6 +160,8 @@ class Trainer:
         ds, state, vgg = self._check()
         if self.cfg.train.deterministic:
             torch.use_deterministic_algorithms(True)
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels
         init_distributed(self.info, self.device)
         seed_everything(self.cfg.train.seed + self.info.rank)
         model = CycleGANModel(self.cfg, self.device, vgg=vgg, rank=self.info.rank)
@@ -230,12 +236,10 @@ class Trainer:
             reason = self._run_epoch(ds, model, stop)
             if reason is not None:
                 path = self._save(model)
-                if not self.info.is_main:
-                    pass
-                elif reason == "signal":
+                if self.info.is_main and reason == "signal":
                     log.warning("stopped by signal at iteration %d; checkpoint saved to %s (continue with --resume)",
                                 p.iteration, path)
-                else:
+                elif self.info.is_main:
                     log.info("stopped at --max-iters %d; checkpoint saved to %s", p.iteration, path)
                 return TrainResult(p.iteration, p.epoch, reason, path, sorted(self.warned))
             model.end_epoch()
