@@ -69,6 +69,12 @@ def test_stage_markers_reuse_only_on_same_key(tmp_path: Path):
     _, info = stages.run("x", {"a": 2}, lambda: calls.append(3) or {"n": 3})
     assert calls == [1, 3] and info == {"n": 3}
     assert json.loads((tmp_path / ".stages" / "x.done").read_text())["info"] == {"n": 3}
+    # a stage whose outputs were deleted runs again even though its key is unchanged
+    out = tmp_path / "made"
+    stages.run("y", {}, lambda: out.mkdir() or {}, [out])
+    out.rmdir()
+    stages.run("y", {}, lambda: calls.append(4) or out.mkdir() or {}, [out])
+    assert calls[-1] == 4 and out.is_dir()
 
 
 def test_mask_loss_variants_drop_vgg_only_without_weights(tmp_path: Path):

@@ -182,11 +182,26 @@ class _Sources:
             return None
         if d.is_file():
             return d
-        for ext in _DEPTH_EXTS:
-            for cand in (d / f"{path.stem}{ext}", d / f"{path.stem}{ext.upper()}"):
-                if cand.is_file() and cand.resolve() != path.resolve():
-                    return cand
+        for stem in _depth_stems(path.stem):
+            for ext in _DEPTH_EXTS:
+                for cand in (d / f"{stem}{ext}", d / f"{stem}{ext.upper()}"):
+                    if cand.is_file() and cand.resolve() != path.resolve():
+                        return cand
         return None
+
+
+def _depth_stems(stem: str) -> list[str]:
+    """Names a depth file of ``stem`` may have, most specific first.
+
+    ``photo`` → ``photo``, ``photo_depth``, ``photo_disparity``; datasets that tag the image itself
+    (``museum_3_all-in-focus`` beside ``museum_3_disparity``, ``ebb_1_wide`` beside ``ebb_1_depth``)
+    are matched by dropping the image's last ``_tag``.
+    """
+    names = [stem + suffix for suffix in ("", "_depth", "_disparity", ".depth")]
+    if "_" in stem:
+        base = stem.rsplit("_", 1)[0]
+        names += [base + "_depth", base + "_disparity"]  # not the bare base: that may be another photo
+    return names
 
 
 def _fit(mask, shape):

@@ -3,10 +3,12 @@
 Masks (paper §3.4): the alpha channel of an RGBA PNG, or a mask file of the same stem — a sidecar
 ``<stem>.mask.png`` beside the image or ``<mask_dir>/<stem>.png``. An explicit mask file wins over alpha.
 
-Randomness is explicit: the batch sampler draws each epoch's order and the random B partner from
-``(seed, epoch)``, and each item's crop/flip from ``(seed, epoch, position)``. A run can therefore
-resume in the middle of an epoch and see exactly the batches it would have seen, with any number of
-loader workers, and DDP ranks take disjoint slices of the same order.
+The loader side is deterministic: each item is decoded at reduced size and resized to ``load_size²``
+(:func:`~gan_bokeh.data.transforms.load_resized`, optionally cached on disk), as uint8. The random crop,
+flip and colour jitter run batched on the training device (:mod:`gan_bokeh.data.augment`). The batch
+sampler draws each epoch's order and the random B partner from ``(seed, epoch)``, so a run can resume in
+the middle of an epoch and see exactly the batches it would have seen, with any number of loader
+workers, and DDP ranks take disjoint slices of the same order.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from gan_bokeh.data.tensors import images_to_tensor
-from gan_bokeh.data.transforms import augment_pair
+from gan_bokeh.data.cache import ArrayCache, file_identity
+from gan_bokeh.data.transforms import load_resized
 from gan_bokeh.errors import BadImageError, UserError
-from gan_bokeh.io import find_mask, image_info, list_images, read_image_alpha, read_mask
+from gan_bokeh.io import find_mask, image_info, list_images
 
 __all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "ItemKey", "MASK_HOWTO"]
 
@@ -68,37 +70,36 @@ def _dedupe_stems(paths: list[Path]) -> list[Path]:
 
 
 class UnpairedDataset(torch.utils.data.Dataset):
-    """Items are dicts ``{"A", "B"}`` (``(3, S, S)`` in [-1, 1]), ``{"mask_A", "mask_B"}``
-    (``(1, S, S)`` in [0, 1], only with ``need_masks``) and ``{"path_A", "path_B"}``; an unreadable file
-    gives ``{"bad": [(path, reason)]}`` instead, which :func:`collate_unpaired` drops and reports.
+    """Items are dicts ``{"A", "B"}`` (uint8 ``(3, L, L)``, ``L = load_size``), ``{"mask_A", "mask_B"}``
+    (uint8 ``(1, L, L)``, only with ``need_masks``) and ``{"path_A", "path_B"}``; an unreadable file gives
+    ``{"bad": [(path, reason)]}`` instead, which :func:`collate_unpaired` drops and reports. Crop, flip and
+    the conversion to [-1, 1] happen on the training device (:func:`gan_bokeh.data.augment.augment_batch`).
 
     Indexed by :data:`ItemKey` tuples from :class:`UnpairedBatchSampler`.
 
     Args:
         root: dataset folder with ``<phase>A/`` and ``<phase>B/``.
-        load_size: resize to ``load_size²`` first (paper 286); crop_size: random crop (256).
-        flip: random horizontal flip.
+        load_size: resize to ``load_size²`` (paper 286; aspect ratio not kept, as in CycleGAN).
         need_masks: load masks (mask loss or overlay on); images without one are left out (warned),
             and a domain without any is a :class:`UserError` that says how to make them.
         mask_dir: optional folder of ``<stem>.png`` masks (both domains).
-        seed: the run's seed (augmentation randomness).
+        cache_dir: folder for the on-disk cache of resized arrays (:mod:`gan_bokeh.data.cache`); ``None``
+            decodes every time.
 
     Raises:
         UserError: missing folder, empty domain, or no masks when they are needed.
     """
 
     def __init__(self, root: str | os.PathLike[str], phase: str = "train", *, load_size: int = 286,
-                 crop_size: int = 256, flip: bool = True, need_masks: bool = False,
-                 mask_dir: str | os.PathLike[str] | None = None, seed: int = 0) -> None:
+                 need_masks: bool = False, mask_dir: str | os.PathLike[str] | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UserError(f"--data {self.root}: no such folder")
-        if crop_size > load_size:
-            raise UserError(f"data.crop_size={crop_size} is larger than data.load_size={load_size}")
-        self.load_size, self.crop_size, self.flip = load_size, crop_size, flip
+        self.load_size = load_size
         self.need_masks = need_masks
         self.mask_dir = Path(mask_dir) if mask_dir else None
-        self.seed = seed
+        self.cache = ArrayCache(cache_dir) if cache_dir is not None else None
         self.paths: dict[str, list[Path]] = {}
         self.mask_files: dict[str, dict[Path, Path | None]] = {}
         dirs = {dom: _domain_dir(self.root, phase, dom) for dom in ("A", "B")}
@@ -133,37 +134,43 @@ class UnpairedDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return max(self.n_a, self.n_b)
 
-    def _load(self, dom: str, idx: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, Path]:
-        path = self.paths[dom][idx]
-        rgb, alpha = read_image_alpha(path)
-        mask = None
-        if self.need_masks:
-            mfile = self.mask_files[dom].get(path)
-            mask = read_mask(mfile) if mfile is not None else alpha
-            if mask is None:
-                raise BadImageError(path, "its alpha channel (the mask) is missing")
-            if mask.shape != rgb.shape[:2]:
-                import cv2
+    def _cache_key(self, path: Path, mfile: Path | None) -> str | None:
+        try:
+            src = ("mask " + file_identity(mfile)) if mfile else ("alpha" if self.need_masks else "none")
+            return f"{file_identity(path)}|{src}|{self.load_size}"
+        except OSError:
+            return None  # a vanished file: the load reports it
 
-                mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-        img, m = augment_pair(rgb, mask, load_size=self.load_size, crop_size=self.crop_size, flip=self.flip,
-                              rng=rng)
-        return img, m, path
+    def _load(self, dom: str, idx: int) -> tuple[np.ndarray, np.ndarray | None, Path]:
+        path = self.paths[dom][idx]
+        mfile = self.mask_files[dom].get(path) if self.need_masks else None
+        key = self._cache_key(path, mfile) if self.cache is not None else None
+        if key is not None and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None and hit.shape == (self.load_size, self.load_size, 4 if self.need_masks else 3):
+                return hit[..., :3], (hit[..., 3] if self.need_masks else None), path
+        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, rgb if mask is None else np.dstack([rgb, mask]))
+        return rgb, mask, path
 
     def __getitem__(self, key: ItemKey) -> dict[str, Any]:
-        a_idx, b_idx, epoch, pos = key
-        rng = np.random.default_rng([self.seed, epoch, pos])
+        a_idx, b_idx = key[0], key[1]
         try:
-            a, ma, pa = self._load("A", a_idx, rng)
-            b, mb, pb = self._load("B", b_idx, rng)
+            a, ma, pa = self._load("A", a_idx)
+            b, mb, pb = self._load("B", b_idx)
         except BadImageError as err:
             return {"bad": [(err.path, err.reason)]}
-        item: dict[str, Any] = {"A": images_to_tensor(a[None])[0], "B": images_to_tensor(b[None])[0],
-                                "path_A": str(pa), "path_B": str(pb)}
+        item: dict[str, Any] = {"A": _chw(a), "B": _chw(b), "path_A": str(pa), "path_B": str(pb)}
         if self.need_masks:
-            item["mask_A"] = torch.from_numpy(ma)[None]
-            item["mask_B"] = torch.from_numpy(mb)[None]
+            item["mask_A"] = _chw(ma[..., None])
+            item["mask_B"] = _chw(mb[..., None])
         return item
+
+
+def _chw(arr: np.ndarray) -> torch.Tensor:
+    """uint8 ``(H, W, C)`` → uint8 ``(C, H, W)`` tensor (contiguous, so batches pin and copy fast)."""
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
 def collate_unpaired(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "full": Budget(iters=500, size=64, n_per_domain=96, ngf=16, ndf=16, n_blocks=6),
+    "full": Budget(iters=1200, size=64, n_per_domain=96, ngf=16, ndf=16, n_blocks=6),
     "smoke": Budget(iters=4, size=32, n_per_domain=8, ngf=8, ndf=8, n_blocks=1),
 }
 
@@ -66,7 +66,7 @@ class DemoConfig:
 
     out: Path
     budget: str = "full"
-    iters: int = 500
+    iters: int = 1200
     size: int = 64
     n_per_domain: int = 96
     ngf: int = 16
@@ -138,9 +138,12 @@ class Stages:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
-    def done(self, name: str, key: str) -> dict[str, Any] | None:
+    def done(self, name: str, key: str, outputs: Sequence[Path] = ()) -> dict[str, Any] | None:
+        """The marker of ``name`` when its key matches and its ``outputs`` still exist, else ``None``."""
         m = self.marker(name)
-        return m if m is not None and m.get("key") == key else None
+        if m is None or m.get("key") != key or not all(Path(p).exists() for p in outputs):
+            return None
+        return m
 
     def mark(self, name: str, key: str, seconds: float, info: dict[str, Any]) -> None:
         from gan_bokeh.io import atomic_write_text
@@ -149,10 +152,11 @@ class Stages:
                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "info": info}
         atomic_write_text(self.dir / f"{name}.done", json.dumps(rec, indent=2, default=str))
 
-    def run(self, name: str, params: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> tuple[str, dict]:
-        """Run ``fn`` unless a marker with the same key exists; return ``(key, info)``."""
+    def run(self, name: str, params: dict[str, Any], fn: Callable[[], dict[str, Any]],
+            outputs: Sequence[Path] = ()) -> tuple[str, dict]:
+        """Run ``fn`` unless a marker with the same key exists (and ``outputs`` do); return ``(key, info)``."""
         key = stage_key(params)
-        m = self.done(name, key)
+        m = self.done(name, key, outputs)
         if m is not None:
             _say(f"[reuse] {name} (finished {m['finished']}, {m['seconds']:.0f} s)")
             self.reused.append(name)
@@ -479,7 +483,7 @@ def stage_train_all(cfg: DemoConfig, stages: Stages, data_key: str, n_images: in
                   "seed": cfg.seed}
         key = stage_key({**static, "iters": cfg.iters})
         keys[v] = key
-        if stages.done(f"train-{v}", key):
+        if stages.done(f"train-{v}", key, [cfg.out / "runs" / v / "ckpt" / "latest.pt"]):
             _say(f"[reuse] train-{v}")
             stages.reused.append(f"train-{v}")
             continue
@@ -717,13 +721,15 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     _say(f"gan-bokeh demo: budget {cfg.budget}, {cfg.iters} iterations × {len(VARIANTS)} variants at "
          f"{cfg.size} px → {cfg.out}")
 
-    k_photos, _ = stages.run("photos", {"size": cfg.source_px, "v": 1}, lambda: stage_photos(cfg))
+    k_photos, _ = stages.run("photos", {"size": cfg.source_px, "v": 1}, lambda: stage_photos(cfg),
+                             [cfg.out / "sources"])
     seg, why = _selfie_segmenter(cfg.masks)  # resolved first: the masks' key names the backend used
     backend = getattr(seg, "name", "selfie") if seg is not None else "grabcut"
     k_masks, masks_info = stages.run("masks", {"up": k_photos, "backend": backend, "v": 1},
-                            lambda: stage_masks(cfg, seg, why))
+                            lambda: stage_masks(cfg, seg, why), [cfg.out / "sources"])
     k_data, data_info = stages.run("dataset", {"up": k_masks, "n": cfg.n_per_domain, "size": cfg.size,
-                                               "seed": cfg.seed, "v": 1}, lambda: stage_dataset(cfg))
+                                               "seed": cfg.seed, "v": 1}, lambda: stage_dataset(cfg),
+                                    [cfg.out / "dataset" / "testA_depth"])
     notes.append("Masks: " + "; ".join(f"{m['name']}: {m['method']}" for m in masks_info.get("masks", [])) + ".")
     notes.append("Domain A (all in focus): " + ", ".join(data_info.get("sources", {}).get("A", []))
                  + "; domain B: " + ", ".join(data_info.get("sources", {}).get("B", []))
@@ -738,18 +744,19 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         dest = cfg.out / "outputs" / name
         if overlay is None:
             k_out, _ = stages.run(f"render-{what}", {"up": k_data, "blur": LAYERS_BLUR, "v": 1},
-                                  lambda what=what, dest=dest: stage_render(cfg, what, dest))
+                                  lambda what=what, dest=dest: stage_render(cfg, what, dest), [dest])
         else:
             k_out, _ = stages.run(f"generate-{name}", {"up": train_keys[what], "overlay": overlay, "v": 1},
                                   lambda what=what, overlay=overlay, dest=dest:
-                                  stage_generate(cfg, what, overlay, dest))
+                                  stage_generate(cfg, what, overlay, dest), [dest])
         _, ev = stages.run(f"evaluate-{name}", {"up": k_out, "v": 1},
-                           lambda dest=dest, name=name: stage_evaluate(cfg, dest, cfg.out / "metrics" / name))
+                           lambda dest=dest, name=name: stage_evaluate(cfg, dest, cfg.out / "metrics" / name),
+                           [cfg.out / "metrics" / name / "metrics.json"])
         metrics[name] = ev.get("mean", {})
 
     claims = claim_check(metrics, {v: paper_test_overlay(v) for v in VARIANTS})
     k_cmp, cmp_info = stages.run("compare", {"up": sorted(train_keys.values()), "data": k_data, "v": 1},
-                                 lambda: stage_compare(cfg, notes + claims))
+                                 lambda: stage_compare(cfg, notes + claims), [cfg.out / "report" / "index.html"])
     report = cmp_info.get("report", str(cfg.out / "report" / "index.html"))
     timings = _stage_seconds(stages)
     timings["this_run_wall"] = round(time.monotonic() - t_start, 1)
