@@ -41,11 +41,11 @@ from gan_bokeh.io import (
     atomic_write_text,
     find_mask,
     open_image,
+    pil_to_rgb_alpha,
     read_jsonl,
     read_mask,
     write_image,
 )
-from gan_bokeh.io import pil_to_rgb_alpha
 from scrapers.attribution import attribution_line, license_info
 from scrapers.dedupe import DEFAULT_RADIUS, Cluster, Item, _UnionFind, find_clusters, load_dedupe_json
 from scrapers.hashing import HashCache, hash_files, sha256_file

@@ -23,8 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from gan_bokeh.errors import BadImageError, UserError
-from gan_bokeh.io import atomic_write_text, open_image, read_jsonl, write_image
-from gan_bokeh.io import pil_to_rgb_alpha
+from gan_bokeh.io import atomic_write_text, open_image, pil_to_rgb_alpha, read_jsonl, write_image
 
 __all__ = ["REJECT_REASONS", "Card", "make_thumb", "parse_rejects", "read_manifest", "render_sheet",
            "write_cluster_report",

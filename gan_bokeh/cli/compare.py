@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth", metavar="DIR", help="depth maps <stem>.* (else a fallback from the mask)")
     parser.add_argument("--depth-kind", default="depth", choices=("depth", "disparity"),
                         help="how --depth files encode distance (disparity: larger = nearer)")
+    parser.add_argument("--depth-colormap", metavar="NAME",
+                        help="--depth files are colour visualisations in this matplotlib colormap (e.g. Spectral)")
+    parser.add_argument("--target", metavar="DIR",
+                        help="paired real shallow-DoF photos <stem>.* (e.g. EBB!): shown and scored (PSNR/SSIM)")
     parser.add_argument("--max-images", type=int, default=8, metavar="N", help="first N inputs (0 = all; 8)")
     parser.add_argument("--max-size", type=int, default=1024, metavar="PX",
                         help="downscale inputs to this long side first (0 = original size; 1024)")
@@ -46,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     torch_threads()
     index, stats, notes = build_report(CompareOptions(
         inputs=args.input, out_dir=args.out, runs=args.runs, methods=methods, mask_dir=args.mask,
-        depth_dir=args.depth, depth_kind=args.depth_kind, max_images=args.max_images, max_size=args.max_size,
+        depth_dir=args.depth, depth_kind=args.depth_kind,
+        depth_colormap=args.depth_colormap, target_dir=args.target, max_images=args.max_images, max_size=args.max_size,
         work_size=args.work_size, device=args.device, segment=not args.no_segment,
         progress=sys.stderr.isatty()))
     for n in notes:

@@ -51,6 +51,17 @@ class ArrayCache:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.enabled = True
+        try:  # probe once here, so forked loader workers inherit the verdict instead of each warning
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):
+                raise PermissionError("permission denied")
+        except OSError as err:
+            self._disable(err)
+
+    def _disable(self, err: OSError) -> None:
+        self.enabled = False
+        log.warning("resized-image cache %s is not writable (%s); continuing without it "
+                    "(set data.cache_dir=DIR or data.cache=false)", self.root, err)
 
     def _path(self, key: str) -> Path:
         digest = hashlib.sha1(f"{_VERSION}|{key}".encode()).hexdigest()
@@ -77,10 +88,8 @@ class ArrayCache:
                 np.save(fh, np.ascontiguousarray(arr, dtype=np.uint8), allow_pickle=False)
             os.replace(tmp, dest)
             tmp = None
-        except OSError as err:
-            self.enabled = False
-            log.warning("resized-image cache %s is not writable (%s); continuing without it "
-                        "(set data.cache_dir=DIR or data.cache=false)", self.root, err)
+        except OSError as err:  # e.g. a full disk
+            self._disable(err)
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):

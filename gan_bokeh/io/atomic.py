@@ -14,6 +14,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; outputs should get the permissions a plain open() would give them.
+_FILE_MODE = 0o666 & ~_current_umask()
+
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "append_jsonl", "read_jsonl"]
 
 
@@ -33,6 +43,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        with contextlib.suppress(OSError):
+            os.chmod(tmp_path, _FILE_MODE)
         _fsync_file(tmp_path)
         os.replace(tmp_path, dest)
         _fsync_dir(dest.parent)

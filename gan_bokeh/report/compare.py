@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_METHODS = ("average", "gaussian", "buckets", "interpolate", "layers")
 THUMB_SIZE = 320
-TABLE_KEYS = ("subject_psnr", "subject_ssim", "bg_hf_ratio", "edge_halo")
+TABLE_KEYS = ("subject_psnr", "subject_ssim", "bg_hf_ratio", "edge_halo", "psnr", "ssim", "psnr_gain", "ssim_gain")
 
 
 @dataclass
@@ -40,6 +40,8 @@ class CompareOptions:
     mask_dir: str | os.PathLike[str] | None = None
     depth_dir: str | os.PathLike[str] | None = None
     depth_kind: str = "depth"
+    depth_colormap: str | None = None
+    target_dir: str | os.PathLike[str] | None = None
     max_images: int = 8
     max_size: int = 1024
     work_size: int | None = None
@@ -197,10 +199,11 @@ class ReportBuilder:
         return rgb, alpha
 
     def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+        from gan_bokeh.evaluate.runner import find_mask_file
         from gan_bokeh.generate import resize
-        from gan_bokeh.io import find_mask, read_mask
+        from gan_bokeh.io import read_mask
 
-        found = find_mask(path, self.o.mask_dir)
+        found = find_mask_file(path, self.o.mask_dir)
         if found is not None:
             return resize(read_mask(found), image.shape[:2], up="linear"), f"mask file {found.name}"
         if alpha is not None:
@@ -235,7 +238,7 @@ class ReportBuilder:
             if cands:
                 from gan_bokeh.depth import load_depth
 
-                d = load_depth(cands[0], kind=self.o.depth_kind)
+                d = load_depth(cands[0], kind=self.o.depth_kind, colormap=self.o.depth_colormap)
                 return resize(d.astype(np.float32), image.shape[:2], up="linear"), f"depth file {cands[0].name}"
         if mask is not None:
             try:
@@ -245,6 +248,23 @@ class ReportBuilder:
             except ImportError:
                 pass
         return None, "no depth"
+
+    def _target(self, path: Path, image: np.ndarray) -> np.ndarray | None:
+        """The paired real shallow-DoF photo ``<stem>.*`` from ``target_dir`` (resized to the input), if any."""
+        from gan_bokeh.evaluate.runner import find_mask_file
+        from gan_bokeh.generate import resize
+        from gan_bokeh.io import read_image
+
+        if self.o.target_dir is None:
+            return None
+        found = find_mask_file(path, self.o.target_dir)  # same "<stem>.* in a folder" lookup
+        if found is None:
+            return None
+        try:
+            return resize(read_image(found), image.shape[:2])
+        except BadImageError as err:
+            self.notes.append(f"target skipped: {err}")
+            return None
 
     # ----------------------------------------------------------------------------------------- cells
     def _paths(self, key: str, stem: str) -> tuple[Path, Path, Path]:
@@ -281,10 +301,13 @@ class ReportBuilder:
         return meta
 
     def _cell(self, col: _Column, stem: str, image: np.ndarray, mask: np.ndarray | None,
-              depth: np.ndarray | None) -> Cell:
+              depth: np.ndarray | None, target: np.ndarray | None = None) -> Cell:
         from gan_bokeh.evaluate import evaluate_pair
 
         meta = self._cached(col.key, stem, image.shape[:2])
+        if meta is not None and (("subject_psnr" in meta["metrics"]) != (mask is not None)
+                                 or ("psnr" in meta["metrics"]) != (target is not None)):
+            meta = None  # made with other masks/targets: measure again
         if meta is not None:
             self.stats["reused"] += 1
             col.results.append({"name": stem, **meta["metrics"]})
@@ -300,7 +323,7 @@ class ReportBuilder:
             self.stats["failed"] += 1
             log.warning("%s on %s failed: %s", col.label, stem, err)
             return Cell(col.label, note=f"failed: {str(err).splitlines()[0][:160]}")
-        metrics = evaluate_pair(out, image, mask) if mask is not None else {}
+        metrics = evaluate_pair(out, image, mask, target)
         self.stats["made"] += 1
         col.results.append({"name": stem, **metrics})
         return self._save(col.key, stem, out, col.label, metrics=metrics)
@@ -329,8 +352,11 @@ class ReportBuilder:
                              else Cell("mask", note="no mask"))
             row.cells.append(self._static_cell("depth", stem, depth_preview(depth), f"depth: {depth_src}")
                              if depth is not None else Cell("depth", note="no depth"))
+            target = self._target(path, image)
+            if target is not None:
+                row.cells.append(self._static_cell("target", stem, target, "target (real shallow DoF)"))
             for col in self.columns:
-                row.cells.append(self._cell(col, stem, image, mask, depth))
+                row.cells.append(self._cell(col, stem, image, mask, depth, target))
             rows.append(row)
         tables = self._tables()
         plots = self._plots()
@@ -368,23 +394,24 @@ class ReportBuilder:
     def _tables(self) -> str:
         from gan_bokeh.evaluate import mean_metrics, write_metrics
 
-        header = ["method", "images", *TABLE_KEYS]
+        keys = [k for k in TABLE_KEYS if any(k in r for c in self.columns for r in c.results)]
+        header = ["method", "images", *keys]
         rows = []
         for col in self.columns:
             if not col.results:
                 continue
             mean = mean_metrics(col.results)
             write_metrics({"per_image": col.results, "mean": mean, "notes": []}, self.out / "metrics" / col.key)
-            rows.append([col.label, len(col.results), *(mean.get(k) for k in TABLE_KEYS)])
-        if not rows:
-            return "<p>No mask-based metrics (no masks).</p>"
+            rows.append([col.label, len(col.results), *(mean.get(k) for k in keys)])
+        if not rows or not keys:
+            return "<p>No metrics (no masks and no targets).</p>"
         html = metrics_table("Mean over images (per-image values: metrics/<column>/metrics.csv)", header, rows)
         per_image = []
         for col in self.columns:
             for r in col.results:
-                per_image.append([r["name"], col.label, *(r.get(k) for k in TABLE_KEYS)])
+                per_image.append([r["name"], col.label, *(r.get(k) for k in keys)])
         per_image.sort(key=lambda r: (r[0], r[1]))
-        return html + metrics_table("Per image", ["image", "method", *TABLE_KEYS], per_image)
+        return html + metrics_table("Per image", ["image", "method", *keys], per_image)
 
     def _plots(self) -> list[tuple[str, str]]:
         from gan_bokeh.io import read_jsonl

@@ -76,7 +76,7 @@ class Row:
 def metrics_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """An HTML table; floats shown with 4 significant digits, ``None`` as an empty cell."""
     def fmt(v: object) -> str:
-        if v is None:
+        if v is None or (isinstance(v, float) and v != v):  # None / NaN: not measurable here
             return ""
         if isinstance(v, float):
             return f"{v:.4g}"

@@ -31,13 +31,20 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Resize ``load_size`` → random crop ``crop_size`` → flip (paper: 286 → 256)."""
+    """Resize ``load_size`` → random crop ``crop_size`` → flip (paper: 286 → 256).
+
+    The resize runs in the loader workers (draft-mode JPEG decode, cached on disk when ``cache`` is on); the
+    crop, flip and optional colour jitter run batched on the training device (kornia).
+    """
 
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True
+    color_jitter: float = 0.0  # 0 = off (the paper has none); s: brightness/contrast/saturation 1±s, hue ±s/4
     num_workers: int = 2
     mask_dir: str | None = None
+    cache: bool = True  # keep the resized uint8 arrays on disk: later epochs and runs skip decoding
+    cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE_DIR or ~/.cache/gan-bokeh/resized
 
 
 @dataclass
@@ -110,6 +117,7 @@ class TrainConfig:
              f"data.crop_size must be >= {3 * 2**self.model.n_layers_d} for a {self.model.n_layers_d}-layer PatchGAN"),
             (self.data.load_size >= self.data.crop_size, "data.load_size must be >= data.crop_size"),
             (self.data.num_workers >= 0, "data.num_workers must be >= 0"),
+            (0.0 <= self.data.color_jitter <= 1.0, "data.color_jitter must be in [0, 1] (0 = off)"),
             (self.train.batch_size >= 1, "train.batch_size must be >= 1"),
             (self.train.lr > 0, "train.lr must be > 0"),
             (self.train.n_epochs >= 0 and self.train.n_epochs_decay >= 0, "train.n_epochs* must be >= 0"),

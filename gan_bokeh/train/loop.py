@@ -20,7 +20,14 @@ import torch
 from torch import nn
 
 from gan_bokeh.config import dump_config, to_dict
-from gan_bokeh.data import UnpairedBatchSampler, UnpairedDataset, collate_unpaired
+from gan_bokeh.data import (
+    PairedAugment,
+    UnpairedBatchSampler,
+    UnpairedDataset,
+    augment_batch,
+    collate_unpaired,
+    default_cache_dir,
+)
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import append_jsonl, atomic_write_text, read_jsonl
 from gan_bokeh.runtime import pick_device
@@ -121,6 +128,7 @@ class Trainer:
         self.warned: set[str] = set()
         self.writer: Any = None
         self.bar: Any = None
+        self.augment = PairedAugment(cfg.data.crop_size, flip=cfg.data.flip, color_jitter=cfg.data.color_jitter)
 
     # -- set-up: every check happens before anything is written or the process group exists ---------------
     def _pick_device(self) -> torch.device:
@@ -132,9 +140,11 @@ class Trainer:
 
     def _check(self) -> tuple[UnpairedDataset, dict[str, Any] | None, nn.Module | None]:
         c = self.cfg
-        ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, crop_size=c.data.crop_size,
-                             flip=c.data.flip, need_masks=c.needs_masks, mask_dir=c.data.mask_dir,
-                             seed=c.train.seed)
+        cache_dir = (c.data.cache_dir or default_cache_dir()) if c.data.cache else None
+        if cache_dir is not None and self.info.is_main:
+            log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
+        ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, need_masks=c.needs_masks,
+                             mask_dir=c.data.mask_dir, cache_dir=cache_dir)
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
@@ -258,8 +268,12 @@ class Trainer:
     def _loader(self, ds: UnpairedDataset) -> torch.utils.data.DataLoader:
         nw = self.cfg.data.num_workers
         sampler = self._sampler(ds, self.progress.epoch, self.progress.batch)
+        # Own generator: a DataLoader otherwise draws its workers' base seed from torch's global RNG, which
+        # the device-side augmentation uses, so a loader created at a resume point would shift every crop.
+        gen = torch.Generator().manual_seed(self.cfg.train.seed)
         return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_unpaired, num_workers=nw,
-                                           pin_memory=self.device.type == "cuda", persistent_workers=False)
+                                           pin_memory=self.device.type == "cuda", persistent_workers=False,
+                                           generator=gen)
 
     def _run_epoch(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> str | None:
         p, t0 = self.progress, time.monotonic()
@@ -298,6 +312,7 @@ class Trainer:
         return None
 
     def _step(self, model: CycleGANModel, batch: dict[str, Any]) -> dict[str, float]:
+        batch = augment_batch(batch, self.augment, self.device)  # crop/flip/jitter on the training device
         try:
             return model.step(batch)
         except NonFiniteLossError as err:

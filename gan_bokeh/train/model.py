@@ -62,8 +62,11 @@ class CycleGANModel:
             raise ValueError("the mask loss with mask_vgg_weight > 0 needs a VGG feature extractor")
         self.cfg, self.device = cfg, device
         self.archs = net_archs(cfg.model)
-        torch.manual_seed(t.seed)  # identical init on every rank and every run with this seed
-        nets = build_nets(self.archs)
+        # Identical init on every rank and every run with this seed, without resetting the global RNG: each
+        # rank's device-side augmentation keeps drawing from its own (seed + rank) stream.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(t.seed)
+            nets = build_nets(self.archs)
         self.cuda = device.type == "cuda"
         self.amp = self.cuda and t.amp
         self.memory_format = torch.channels_last if (self.cuda and t.channels_last) else torch.contiguous_format
