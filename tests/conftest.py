@@ -8,12 +8,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# The trainer's resized-image cache goes to a throw-away folder, not the user's ~/.cache.
+os.environ.setdefault("GAN_BOKEH_CACHE_DIR", tempfile.mkdtemp(prefix="gan-bokeh-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 
