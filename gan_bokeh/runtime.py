@@ -1,4 +1,4 @@
-"""Device selection and thread settings shared by the commands that run networks.
+"""Device selection, thread settings and the user cache folder shared by the commands that run networks.
 
 Only the trainer, generator, segmenter and renderer entry points call this; models never pick devices.
 """
@@ -6,8 +6,19 @@ Only the trainer, generator, segmenter and renderer entry points call this; mode
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from gan_bokeh.errors import UserError
+
+
+def cache_root() -> Path:
+    """The user cache of gan-bokeh: ``$GAN_BOKEH_CACHE``, else ``$XDG_CACHE_HOME/gan-bokeh``, else
+    ``~/.cache/gan-bokeh``. Sub-folders: ``models/`` (downloaded model files), ``resized/`` (training
+    images decoded at load size). Not created here."""
+    env = os.environ.get("GAN_BOKEH_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gan-bokeh"
 
 
 def pick_device(name: str | None = None):  # -> torch.device (torch imported lazily)

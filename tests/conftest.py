@@ -15,8 +15,20 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-# The trainer's resized-image cache goes to a throw-away folder, not the user's ~/.cache.
-os.environ.setdefault("GAN_BOKEH_CACHE_DIR", tempfile.mkdtemp(prefix="gan-bokeh-test-cache-"))
+
+
+def _test_cache_root() -> str:
+    """A throw-away cache root (the trainer's resized images stay out of ~/.cache) whose ``models/``
+    links to the user's real model cache, so the selfie model is fetched once per machine, not per run."""
+    root = Path(tempfile.mkdtemp(prefix="gan-bokeh-test-cache-"))
+    models = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gan-bokeh" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (root / "models").symlink_to(models, target_is_directory=True)
+    return str(root)
+
+
+if "GAN_BOKEH_CACHE" not in os.environ:
+    os.environ["GAN_BOKEH_CACHE"] = _test_cache_root()
 
 ROOT = Path(__file__).resolve().parent.parent
 

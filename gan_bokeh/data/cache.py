@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_bokeh.runtime import cache_root
+
 __all__ = ["ArrayCache", "default_cache_dir", "file_identity"]
+
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +28,8 @@ _VERSION = "1"  # bump when the loader's output for a given file changes
 
 
 def default_cache_dir() -> Path:
-    """``$GAN_BOKEH_CACHE_DIR``, else ``$XDG_CACHE_HOME/gan-bokeh/resized``, else ``~/.cache/gan-bokeh/resized``."""
-    env = os.environ.get("GAN_BOKEH_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gan-bokeh" / "resized"
+    """``<cache root>/resized`` (see :func:`gan_bokeh.runtime.cache_root`; ``$GAN_BOKEH_CACHE`` moves it)."""
+    return cache_root() / "resized"
 
 
 def file_identity(path: str | os.PathLike[str]) -> str:

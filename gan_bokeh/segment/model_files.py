@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gan_bokeh.errors import UserError, WeightsUnavailableError
 from gan_bokeh.io import atomic_write_bytes
+from gan_bokeh.runtime import cache_root
 
 __all__ = ["SELFIE_FILENAME", "SELFIE_SHA256", "cache_dir", "selfie_model_path"]
 
@@ -41,8 +42,7 @@ _PIP_PLATFORM = ["--only-binary=:all:", "--python-version", "3.11", "--implement
 
 def cache_dir() -> Path:
     """``$GAN_BOKEH_CACHE/models`` or ``~/.cache/gan-bokeh/models`` (not created here)."""
-    root = os.environ.get("GAN_BOKEH_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "gan-bokeh") / "models"
+    return cache_root() / "models"
 
 
 def _sha256(data: bytes) -> str:

@@ -44,7 +44,7 @@ class DataConfig:
     num_workers: int = 2
     mask_dir: str | None = None
     cache: bool = True  # keep the resized uint8 arrays on disk: later epochs and runs skip decoding
-    cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE_DIR or ~/.cache/gan-bokeh/resized
+    cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE/resized (~/.cache/gan-bokeh/resized)
 
 
 @dataclass
