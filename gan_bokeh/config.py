@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from gan_bokeh.errors import UserError
+from gan_bokeh.errors import UserError, first_line
 from gan_bokeh.io.atomic import atomic_write_text
 
 __all__ = ["load_config", "from_dict", "to_dict", "apply_overrides", "dump_config", "resolve_config_path",
@@ -57,7 +57,7 @@ def load_config(cls: type[T], path: str | os.PathLike[str] | None = None, *,
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
-            raise UserError(f"{p}: invalid YAML ({str(err).splitlines()[0]})") from None
+            raise UserError(f"{p}: invalid YAML ({first_line(err)})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise UserError(f"{p}: the top level must be a mapping of sections")
         data = loaded or {}

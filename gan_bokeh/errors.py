@@ -27,3 +27,13 @@ class BadImageError(UserError):
 
 class WeightsUnavailableError(UserError):
     """Pretrained weights are neither cached nor given by path (typically: offline machine)."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an exception's message (its type name when it has none), at most
+    ``limit`` characters: for one-line messages that quote a library's error (``EOFError()`` from a
+    zero-byte file has no text at all)."""
+    for line in str(err).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return type(err).__name__

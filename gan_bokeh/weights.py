@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from gan_bokeh.errors import UserError, WeightsUnavailableError
+from gan_bokeh.errors import UserError, WeightsUnavailableError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,17 @@ def cache_path_for_url(url: str) -> Path:
     import torch.hub
 
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def torch_load_reason(err: BaseException) -> str:
+    """A short reason for a failed ``torch.load(..., weights_only=True)`` (its own message is a paragraph
+    about PyTorch 2.6 defaults; a zero-byte file gives an ``EOFError`` without any text)."""
+    if isinstance(err, EOFError):
+        return "empty or truncated file"
+    line = first_line(err)
+    if line.startswith("Weights only load failed"):
+        return "not a PyTorch tensor file, or one whose loading would run code"
+    return line
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -42,7 +53,8 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             return load_file(str(p))
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - corrupt/unsafe files raise many types
-        raise UserError(f"{p}: cannot load weights ({str(err).splitlines()[0]})") from None
+        raise UserError(f"{p}: cannot load weights ({torch_load_reason(err)}); pass a .pt/.pth state dict or "
+                        ".safetensors file") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -87,6 +99,6 @@ def resolve_weights(url: str, *, what: str, flag: str, path: str | os.PathLike[s
         torch.hub.download_url_to_file(url, str(cached), hash_prefix=match.group(1) if match else None,
                                        progress=True)
     except Exception as err:  # noqa: BLE001 - URLError, socket errors, HTTP errors, hash mismatch
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = first_line(err)
         raise WeightsUnavailableError(f"{what} could not be downloaded ({reason}); {hint}") from None
     return load_state_dict_file(cached)

@@ -85,6 +85,10 @@ class BuildOptions:
                             f"{self.raw}' first (or pass the right --raw)")
         if self.masks is not None and not Path(self.masks).is_dir():
             raise UserError(f"--masks {self.masks}: no such folder")
+        raw_r, out_r = Path(self.raw).resolve(), Path(self.out).resolve()
+        if out_r == raw_r or raw_r in out_r.parents:
+            # the dataset would land among the scraped photos (and be scanned by the next dedupe/build)
+            raise UserError(f"--out {self.out}: is inside --raw {self.raw}; write the dataset to its own folder")
 
 
 @dataclass
@@ -306,8 +310,8 @@ def process_item(job: Job) -> Result:
                 import cv2
 
                 mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
-    except BadImageError as err:
-        return Result("skipped", reason=err.reason)
+    except BadImageError as err:  # the photo, or its mask file (then named: the photo itself is fine)
+        return Result("skipped", reason=err.reason if Path(err.path) == src else f"mask {err}")
     except Exception as err:  # noqa: BLE001 - one odd file must not stop a batch
         return Result("skipped", reason=f"cannot decode ({type(err).__name__}: {err})")
     area = None

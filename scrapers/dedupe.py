@@ -179,6 +179,8 @@ def find_clusters(items: Sequence[Item], *, radius: int = DEFAULT_RADIUS, strict
     by_sha: dict[str, list[int]] = defaultdict(list)
     by_size_res: dict[tuple[int, int, int], list[int]] = defaultdict(list)
     for i, it in enumerate(items):
+        if it.hash.error:  # undecodable (HTML page, empty, truncated): reported as skipped, never "kept"
+            continue
         by_sha[it.hash.sha256].append(i)
         if it.hash.width and it.hash.height:
             by_size_res[(it.hash.width, it.hash.height, it.hash.size)].append(i)

@@ -33,7 +33,7 @@ from PIL import Image
 from urllib3.exceptions import MaxRetryError
 
 from gan_bokeh.errors import BadImageError
-from gan_bokeh.io import image_info, open_image
+from gan_bokeh.io import fsync_dir, image_info, open_image
 from scrapers import flickr as _flickr
 from scrapers.config import DownloadConfig, RetryConfig
 from scrapers.manifest import IMAGES_DIR, TEMP_PREFIX
@@ -172,7 +172,7 @@ def _fetch_one(session: requests.Session, pid: str, label: str, url: str, domain
             return DownloadResult("failed", err.reason, url=url, size_label=label, bytes=size)
         final = images / f"{pid}.{ext}"
         os.replace(tmp, final)
-        _fsync_dir(images)
+        fsync_dir(images)
         return DownloadResult("ok", None, f"{IMAGES_DIR}/{final.name}", url, label, size, width, height, digest)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -211,12 +211,3 @@ def _stream(session: requests.Session, url: str, tmp: Path,
             return f"no answer after retries ({type(err.args[0].reason).__name__})", url, 0, ""
         # Mid-body, urllib3 does not retry: let the caller try again.
         return f"incomplete: {type(err).__name__} after {n} bytes", url, n, ""
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

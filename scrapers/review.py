@@ -6,6 +6,7 @@
     A/images/12345678901.jpg         # or a path (relative to RAW, to RAW/<domain>, or absolute)
     23456789012<TAB>post-processed   # a reason after a tab ...
     34567890123  # no real person    # ... or after '#'
+    45678901234 wrong tag            # ... or after a space (the whole line also counts, for paths with spaces)
 
 Blank lines and lines starting with ``#`` are ignored. The HTML contact sheet written by
 :func:`write_review` lets a person tick photos and copy (or download) the matching lines; it is a
@@ -61,6 +62,9 @@ def parse_rejects(path: str | os.PathLike[str] | None) -> dict[str, str]:
             key, reason = line.split("#", 1)
         else:
             key, reason = line, ""
+            first, _, rest = line.partition(" ")
+            if rest.strip():  # "12345 no real person": id + reason after a space (the whole line kept too,
+                out[first] = rest.strip()  # for paths with spaces)
         key = key.strip()
         if key:
             out[key] = reason.strip().lstrip("#").strip()

@@ -273,3 +273,28 @@ def test_review_page_in_real_browser(built, tmp_path, artifacts_dir):
     shot = artifacts_dir / "review_sheet.png"
     subprocess.run([*flags, "--window-size=1100,900", f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.is_file()
+
+
+def test_rejects_reason_after_a_space_and_out_inside_raw_refused(tmp_path, capsys):
+    """QA: ``A003 no real person`` silently matched nothing; ``--out RAW`` wrote the dataset among the photos."""
+    f = tmp_path / "rejects.txt"
+    f.write_text("123 no real person\n/photos/my file.jpg\n")
+    got = parse_rejects(f)
+    assert got["123"] == "no real person" and "/photos/my file.jpg" in got
+    raw = make_raw(tmp_path)
+    for out in (raw, raw / "A", raw / "ds"):
+        assert main(["build-dataset", "--raw", str(raw), "--out", str(out)]) == 2
+        assert "is inside --raw" in capsys.readouterr().err
+    assert not (raw / "trainA").exists() and not (raw / "ds").exists()
+
+
+def test_broken_mask_file_is_named_in_the_skip_reason(tmp_path):
+    """QA: a zero-byte ``--mask`` file was reported as "empty file" against the (fine) photo."""
+    raw = make_raw(tmp_path)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    (masks / "a0.png").write_bytes(b"")
+    assert main(["build-dataset", "--raw", str(raw), "--out", str(tmp_path / "D"), "--mask", str(masks),
+                 "--max-side", "48", "--workers", "1", "--no-dedupe"]) == 0
+    reasons = {r["id"]: r["reason"] for r in read_jsonl(tmp_path / "D" / "skipped.jsonl")}
+    assert reasons["a0"].startswith("mask ") and "masks/a0.png: empty file" in reasons["a0"]

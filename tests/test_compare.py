@@ -159,3 +159,24 @@ def test_failing_renderer_gives_a_failed_cell_not_a_crash(tmp_path, monkeypatch)
     assert "failed: depth too flat" in page and "traceback noise" not in page
     assert 'src="thumbs/input/a%20b.jpg"' in page and "target (real shallow DoF)" in page
     assert "<th>psnr_gain</th>" in page  # average = input × 0.5 ≈ the target: scored
+
+
+def test_broken_mask_or_depth_file_skips_the_row_not_the_report(tmp_path, capsys):
+    """QA: one broken mask file used to abort the whole report (exit 2) instead of skipping that row."""
+    from PIL import Image
+
+    src, masks, depth = tmp_path / "in", tmp_path / "masks", tmp_path / "depth"
+    for d in (src, masks, depth):
+        d.mkdir()
+    rng = np.random.default_rng(0)
+    for stem in ("a", "b"):
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(src / f"{stem}.png")
+    Image.fromarray(np.full((24, 32), 255, np.uint8)).save(masks / "a.png")
+    (masks / "b.png").write_text("<html>404</html>")
+    assert main(["compare", "--input", str(src), "--out", str(tmp_path / "r"), "--methods", "gaussian",
+                 "--mask", str(masks), "--no-segment", "--depth-colormap", "nosuch"]) == 2
+    assert "--depth-colormap nosuch" in capsys.readouterr().err
+    assert main(["compare", "--input", str(src), "--out", str(tmp_path / "r"), "--methods", "gaussian",
+                 "--mask", str(masks), "--depth", str(depth), "--no-segment"]) == 0
+    out = capsys.readouterr().out
+    assert "1 inputs skipped" in out and "masks/b.png: not a decodable image" in out

@@ -299,3 +299,18 @@ def test_real_photos_recompressed_copies_cluster_with_originals(shared_data, tmp
     got = sorted((Path(c.keep).name, tuple(Path(d).name for d in c.drop)) for c in clusters)
     assert got == sorted((p.name, (f"copy_{p.stem}.jpg",)) for p in originals)
     assert all(c.kind == "near" and c.distance <= 6 for c in clusters)
+
+
+def test_identical_undecodable_files_are_skipped_not_clustered(tmp_path, capsys):
+    """QA: two identical HTML error pages (or two zero-byte files) formed an "exact" cluster whose kept
+    file was the HTML page; undecodable files are only reported as skipped."""
+    for dom in ("A", "B"):
+        (tmp_path / dom).mkdir()
+        (tmp_path / dom / "page.jpg").write_text("<html>429 Too Many Requests</html>")
+        (tmp_path / dom / "zero.jpg").write_bytes(b"")
+    save(tmp_path / "A" / "ok.jpg", photo(5))
+    out = tmp_path / "d.json"
+    assert main(["dedupe", str(tmp_path / "A"), str(tmp_path / "B"), "--workers", "1", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["clusters"] == [] and len(doc["skipped"]) == 4
+    assert capsys.readouterr().out.startswith("dedupe: 5 files: 0 clusters")

@@ -122,3 +122,22 @@ def test_real_depth_files(shared_data):
     # BokehMe: 16-bit disparity PNG
     d = load_depth(shared_data / "bokehme" / "inputs" / "13.png", kind="disparity")
     assert d.dtype == np.float32 and d.shape == (1050, 976) and 0 <= d.min() < d.max() <= 1
+
+
+def test_find_depth_file_same_names_for_every_command(tmp_path):
+    """QA: segment, render and compare used three different ``--depth DIR`` lookups."""
+    from gan_bokeh.depth import depth_stems, find_depth_file
+
+    d = tmp_path / "depth"
+    d.mkdir()
+    for name in ("photo.depth.npy", "street_12_disparity.jpg", "ebb_1_depth.png", "other.png", "x_wide.PNG"):
+        (d / name).write_bytes(b"")
+    img = tmp_path / "img"
+    assert find_depth_file(img / "photo.jpg", d).name == "photo.depth.npy"
+    assert find_depth_file(img / "street_12_all-in-focus.jpg", d).name == "street_12_disparity.jpg"
+    assert find_depth_file(img / "ebb_1_wide.jpg", d).name == "ebb_1_depth.png"
+    assert find_depth_file(img / "x_wide.jpg", d).name == "x_wide.PNG"
+    assert find_depth_file(img / "nothing.jpg", d) is None and find_depth_file(img / "a.jpg", None) is None
+    assert find_depth_file(img / "a.jpg", d / "other.png").name == "other.png"  # a file is used as is
+    assert find_depth_file(d / "other.png", d) is None  # never the image itself
+    assert "photo" not in depth_stems("photo_2")  # a bare base may be another photo

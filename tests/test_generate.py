@@ -245,3 +245,26 @@ def test_tiled_generator_from_run(tmp_path):
     assert out.shape == img.shape and np.isfinite(out).all()
     with pytest.raises(Exception, match="--tile"):
         FullResGenerator(identity_net(), tile=30)
+
+
+def test_cli_generate_names_a_broken_mask_and_prefers_mask_dir_over_opaque_alpha(tmp_path, capsys):
+    """QA: a broken --mask DIR file is named (not the photo); an opaque RGBA alpha is no mask, so the
+    --mask DIR mask is used (same lookup order as ``render``)."""
+    run = make_run(tmp_path, test_overlay=True)
+    src, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    src.mkdir()
+    masks.mkdir()
+    rgb = np.asarray(Image.fromarray((np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8)))
+    Image.fromarray(np.dstack([rgb, np.full((48, 64), 255, np.uint8)])).save(src / "p.png")  # opaque RGBA
+    _write_photo(src / "q.png", size=(64, 48))
+    m = np.zeros((48, 64), np.uint8)
+    m[:, :32] = 255
+    Image.fromarray(m).save(masks / "p.png")
+    (masks / "q.png").write_bytes(b"")  # a zero-byte mask
+    assert main(["generate", "--checkpoint", str(run), "--input", str(src), "--out", str(out),
+                 "--mask", str(masks)]) == 0
+    text = capsys.readouterr().out
+    assert "1 done, 1 skipped" in text and "masks/q.png: empty file" in text
+    b = np.asarray(Image.open(out / "p.png"), np.int16)[..., :3]
+    assert np.abs(rgb[:, :30].astype(np.int16) - b[:, :30]).max() <= 1
+    assert np.abs(rgb[:, 34:].astype(np.int16) - b[:, 34:]).mean() > 5

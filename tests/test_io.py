@@ -162,3 +162,34 @@ def test_jsonl_ignores_torn_last_line(tmp_path):
     with open(p, "a") as fh:
         fh.write('{"id": 3, "sta')  # killed mid-write
     assert [r["id"] for r in read_jsonl(p)] == [1, 2]
+
+
+def test_atomic_path_onto_a_folder_is_one_line_user_error(tmp_path):
+    """QA: ``--json DIR`` / ``--report DIR`` used to end in IsADirectoryError after all the work."""
+    from gan_bokeh.io import atomic_write_text
+
+    with pytest.raises(UserError, match="is a folder"):
+        atomic_write_text(tmp_path, "x")
+    (tmp_path / "f").write_text("")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        atomic_write_text(tmp_path / "f" / "x.json", "x")
+
+
+def test_find_mask_any_extension_in_mask_dir(tmp_path):
+    write_image(tmp_path / "img" / "a.jpg", _gradient())
+    write_image(tmp_path / "focal" / "a.jpg", _gradient())
+    assert find_mask(tmp_path / "img" / "a.jpg", tmp_path / "focal") is None
+    assert find_mask(tmp_path / "img" / "a.jpg", tmp_path / "focal", any_extension=True).parent.name == "focal"
+    # never the image itself
+    assert find_mask(tmp_path / "img" / "a.jpg", tmp_path / "img", any_extension=True) is None
+
+
+def test_output_path_and_refuse_overwriting_inputs(tmp_path):
+    from gan_bokeh.io import output_path, refuse_overwriting_inputs
+
+    assert output_path(tmp_path / "o", tmp_path / "x.JPG").name == "x.JPG"
+    assert output_path(tmp_path / "o", tmp_path / "x.gif").name == "x.png"
+    refuse_overwriting_inputs(tmp_path / "o", [tmp_path / "x.jpg"])  # fine
+    with pytest.raises(UserError, match="--out .*would overwrite an input"):
+        refuse_overwriting_inputs(tmp_path, [tmp_path / "x.jpg"])
+    refuse_overwriting_inputs(tmp_path, [tmp_path / "x.gif"])  # → x.png, not an input

@@ -338,3 +338,27 @@ def test_cli_applies_exif_orientation(tmp_path):
                  "--no-segment"]) == 0
     info = image_info(out / "rot.jpg")
     assert (info["width"], info["height"]) == (40, 60)  # the stored 60×40 pixels, rotated
+
+
+def test_cli_refuses_out_equal_to_input_and_names_bad_side_files(tmp_path, capsys):
+    """QA: --out = the input folder must not skip (or, with --overwrite, replace) the photos; a broken
+    depth/mask file is named in the failure line, not the photo; an unknown colormap is exit 2."""
+    from gan_bokeh.cli import main
+
+    src, masks, depths = _write_inputs(tmp_path)
+    before = (src / "a.jpg").read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert main(["render", str(src), "--out", str(src), "--method", "average", "--no-segment", *extra]) == 2
+    assert "would overwrite an input" in capsys.readouterr().err and (src / "a.jpg").read_bytes() == before
+    bad = tmp_path / "bad_depth.png"
+    bad.write_text("<html>404</html>")
+    rc = main(["render", str(src / "a.jpg"), "--out", str(tmp_path / "o1"), "--depth", str(bad),
+               "--mask", str(masks), "--no-segment"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "bad_depth.png: not a decodable image" in err and "Traceback" not in err
+    rc = main(["render", str(src / "a.jpg"), "--out", str(tmp_path / "o2"), "--depth", str(depths),
+               "--depth-colormap", "nosuch", "--no-segment"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines() == [
+        "gan-bokeh render: error: --depth-colormap nosuch: unknown colormap; use a matplotlib name such as "
+        "Spectral or viridis"]

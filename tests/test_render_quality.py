@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from gan_bokeh.depth import load_depth
+from gan_bokeh.evaluate import fit_gain, psnr
 from gan_bokeh.io import read_image, read_mask
 from gan_bokeh.render import render_image
 
@@ -39,17 +40,9 @@ def _small(img: np.ndarray) -> np.ndarray:
     return cv2.resize(img, (WIDTH, round(h * WIDTH / w)), interpolation=cv2.INTER_AREA)
 
 
-def gain_fit(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least-squares per-channel gain g_c = <p, t> / <p, p>, applied and clipped."""
-    out = np.empty_like(pred)
-    for c in range(3):
-        p, t = pred[..., c].ravel().astype(np.float64), target[..., c].ravel().astype(np.float64)
-        out[..., c] = np.clip(pred[..., c] * (p @ t) / max(p @ p, 1e-12), 0, 1)
-    return out
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
+# The project's own metrics (gan_bokeh.evaluate) — the same numbers ``gan-bokeh evaluate --target`` reports.
+gain_fit = fit_gain  # least-squares per-channel gain g_c = <p, t> / <p, p>, applied and clipped
+_psnr = psnr
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:

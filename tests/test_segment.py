@@ -213,3 +213,16 @@ def test_cli_deeplab_random_weights_writes_files(deeplab_weights, tmp_path, caps
     assert np.abs(read_mask(out / "b.mask.png") - alpha).max() <= 1 / 255 + 1e-6
     assert Image.open(out / "a.png").text["gan-bokeh:segment-backend"] == "deeplab-mobilenet_v3"
     assert json.loads((out / "segment.json").read_text())["backend_resolved"] == "deeplab-mobilenet_v3"
+
+
+def test_cli_rgba_output_into_the_input_folder_is_refused(tmp_path, capsys):
+    """QA: ``--out`` = the input folder wrote ``<stem>.png`` RGBA files among the photos (a later run then
+    saw two inputs per stem); sidecar masks (``--format mask``) are still allowed there."""
+    from gan_bokeh.cli import main
+
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.full((32, 32, 3), 128, np.uint8))
+    for fmt in ("rgba", "both"):
+        assert main(["segment", str(tmp_path), "--out", str(tmp_path), "--format", fmt]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "--format mask" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]

@@ -49,3 +49,14 @@ def test_pickled_code_is_refused(tmp_path):
     torch.save({"x": Evil()}, tmp_path / "evil.pth")
     with pytest.raises(UserError, match="cannot load weights"):
         load_state_dict_file(tmp_path / "evil.pth")
+
+
+@pytest.mark.parametrize("content", [b"", b"<html>404 Not Found</html>"])
+def test_empty_or_html_weights_file_is_one_short_line(tmp_path, content):
+    """QA: a zero-byte file raised IndexError (EOFError has no text); HTML gave a paragraph."""
+    f = tmp_path / "w.pth"
+    f.write_bytes(content)
+    with pytest.raises(UserError, match="cannot load weights") as ei:
+        load_state_dict_file(f)
+    msg = str(ei.value)
+    assert "\n" not in msg and len(msg) < 250 and str(f) in msg

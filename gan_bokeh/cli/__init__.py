@@ -60,6 +60,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"gan-bokeh {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if err.filename is None:  # not about a path the user gave: a bug, keep the traceback
+            raise
+        # e.g. --out names an existing file, a folder without write permission, a full disk
+        where = f"{err.filename} -> {err.filename2}" if err.filename2 else str(err.filename)
+        if isinstance(err, (FileExistsError, NotADirectoryError)):
+            why = "is a file where a folder is needed; choose another path"
+        else:
+            why = f"{err.strerror or err}; check the path and its permissions"
+        print(f"gan-bokeh {args.command}: error: {where}: {why}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"gan-bokeh {args.command}: interrupted", file=sys.stderr)
         return 130

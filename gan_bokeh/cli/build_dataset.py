@@ -14,13 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-side", type=int, default=512, help="resize so the longer side is at most S (512)")
     parser.add_argument("--seed", type=int, default=0, help="split seed (deterministic)")
     parser.add_argument("--rejects", metavar="FILE", help="manual rejects (default RAW/rejects.txt if present)")
-    parser.add_argument("--masks", metavar="DIR", help="person masks <DIR>/<stem>.png (else sidecars/alpha)")
+    parser.add_argument("--mask", "--masks", dest="masks", metavar="DIR",
+                        help="person masks <DIR>/<stem>.png (else sidecars/alpha)")
     parser.add_argument("--min-person-area", type=float, default=0.02,
                         help="drop photos whose available person mask covers less than this fraction (0.02)")
     parser.add_argument("--no-dedupe", action="store_true",
                         help="without RAW/dedupe.json, skip the built-in duplicate search")
     parser.add_argument("--radius", type=int, default=6, help="near-duplicate radius of the built-in search")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (95)")
+    parser.add_argument("--quality", "--jpeg-quality", dest="quality", type=int, default=95, help="JPEG quality (95)")
     parser.add_argument("--workers", type=int, default=2, help="processes (2)")
 
 
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
                         quality=args.quality, workers=max(1, args.workers))
     s = build_dataset(opts)
     c = s["counts"]
-    print(f"{args.out}: trainA {c['trainA']}, trainB {c['trainB']}, testA {c['testA']}, testB {c['testB']} "
-          f"(written {s['written']}, reused {s['reused']}, skipped {s['skipped']}, "
-          f"removed stale {s['removed_stale']}); reasons in {args.out}/skipped.jsonl")
+    print(f"build-dataset: {s['written'] + s['reused']} done ({s['written']} written, {s['reused']} reused), "
+          f"{s['skipped']} skipped (rejected, duplicate, unreadable or no person; reasons in "
+          f"{args.out}/skipped.jsonl) → {args.out}: trainA {c['trainA']}, trainB {c['trainB']}, "
+          f"testA {c['testA']}, testB {c['testB']}; removed stale {s['removed_stale']}")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gan_bokeh.cli.options import add_depth_arguments
+
 HELP = "static HTML report: input, mask, depth, renderers, GAN runs (± overlay), metrics, loss curves"
 
 
@@ -16,11 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default="average,gaussian,buckets,interpolate,layers",
                         help="comma-separated renderer methods ('' = none; default: all)")
     parser.add_argument("--mask", metavar="DIR", help="masks <stem>.png (else alpha, sidecars or the segmenter)")
-    parser.add_argument("--depth", metavar="DIR", help="depth maps <stem>.* (else a fallback from the mask)")
-    parser.add_argument("--depth-kind", default="depth", choices=("depth", "disparity"),
-                        help="how --depth files encode distance (disparity: larger = nearer)")
-    parser.add_argument("--depth-colormap", metavar="NAME",
-                        help="--depth files are colour visualisations in this matplotlib colormap (e.g. Spectral)")
+    add_depth_arguments(parser, "depth maps: folder with <stem>.* (else a fallback from the mask)", metavar="DIR")
     parser.add_argument("--target", metavar="DIR",
                         help="paired real shallow-DoF photos <stem>.* (e.g. EBB!): shown and scored (PSNR/SSIM)")
     parser.add_argument("--max-images", type=int, default=8, metavar="N", help="first N inputs (0 = all; 8)")
@@ -45,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
         bad = [m for m in methods if m not in METHODS]
         if bad:
             raise UserError(f"--methods {','.join(bad)}: unknown; choose from {', '.join(METHODS)}")
+    if args.depth is not None and not args.depth.is_dir():
+        raise UserError(f"--depth {args.depth}: no such folder")
+    from gan_bokeh.depth import check_colormap
+
+    check_colormap(args.depth_colormap)
     if args.max_images < 0 or args.max_size < 0:
         raise UserError("--max-images/--max-size must be >= 0")
     torch_threads()

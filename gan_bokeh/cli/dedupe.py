@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("skipped %s: %s", s["path"], s["reason"])
     across = sum(1 for c in clusters if len(c.roots) > 1)
     sm = doc["summary"]
-    msg = (f"{sm['files']} files: {sm['clusters']} clusters ({sm['exact']} exact, {sm['near']} near, "
+    msg = (f"dedupe: {sm['files']} files: {sm['clusters']} clusters ({sm['exact']} exact, {sm['near']} near, "
            f"{across} across folders), {sm['drop']} to drop, {sm['undecodable']} undecodable")
     if args.apply:
         moved = apply_moves(clusters, args.dirs)

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", default="full", choices=("full", "smoke"),
                         help="full: the ~15-minute demo (default); smoke: a tiny CI-sized run (1–3 min)")
     parser.add_argument("--iters", type=int, default=None, metavar="N",
-                        help="training iterations per variant (full: 1200, smoke: 4)")
+                        help="training iterations per variant (full: 2000, smoke: 4)")
     parser.add_argument("--size", type=int, default=None, metavar="PX",
                         help="training crop size, a multiple of 4 (full: 64, smoke: 32)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",

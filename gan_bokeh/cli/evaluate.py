@@ -28,14 +28,22 @@ def run(args: argparse.Namespace) -> int:
         v = getattr(args, flag)
         if v is not None and not Path(v).is_dir():
             raise UserError(f"--{flag.replace('_', '-')} {v}: no such folder")
+    if Path(args.pred).resolve() == Path(args.input).resolve():
+        raise UserError(f"--pred {args.pred}: is the --input folder; point --pred at the outputs to judge")
     result = evaluate_folders(args.pred, args.input, mask_dir=args.mask, target_dir=args.target,
                               real_b_dir=args.real_b, inception_weights=args.inception_weights,
                               progress=sys.stderr.isatty())
+    bad = [n.removeprefix("skipped ") for n in result["notes"] if n.startswith("skipped ")]
+    if not result["per_image"] and bad:
+        raise UserError(f"nothing evaluated: {len(bad)} unreadable file(s), e.g. {bad[0]}")
     if not result["per_image"]:
         raise UserError(f"--pred {args.pred}: no output matched an input by file stem in {args.input}")
     jpath, cpath = write_metrics(result, args.out or args.pred)
     print(format_table(result))
     for n in result["notes"]:
         print(f"note: {n}")
-    print(f"evaluate: {len(result['per_image'])} image(s) → {jpath}, {cpath}")
+    # unmatched outputs and unreadable files are listed in the notes (see evaluate_folders)
+    skipped = sum(n.endswith("; skipped") for n in result["notes"])
+    failed = sum(n.startswith("skipped ") for n in result["notes"])
+    print(f"evaluate: {len(result['per_image'])} done, {skipped} skipped, {failed} failed → {jpath}, {cpath}")
     return 0

@@ -10,8 +10,6 @@ from pathlib import Path
 HELP = "apply a trained generator (G: A→B by default) to photos, output at full resolution"
 
 log = logging.getLogger(__name__)
-#: Extensions ``gan_bokeh.io.write_image`` can write; other inputs (GIF, AVIF) are written as PNG.
-WRITABLE = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,47 +33,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the working-resolution result reaches full size (default: detail)")
     parser.add_argument("--tile", type=int, default=0, metavar="N",
                         help="run the generator on overlapping N-px blocks of the working image (0 = off)")
-    parser.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality (95)")
+    parser.add_argument("--jpeg-quality", "--quality", dest="jpeg_quality", type=int, default=95, metavar="Q",
+                        help="JPEG/WebP quality (95)")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per network batch")
     parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: CUDA when present)")
 
 
 def _check_paths(inputs: list[Path], input_arg: Path, out_dir: Path) -> None:
     from gan_bokeh.errors import UserError
+    from gan_bokeh.io import refuse_overwriting_inputs
 
-    out_r = out_dir.resolve()
-    if input_arg.is_dir() and input_arg.resolve() == out_r:
+    if input_arg.is_dir() and input_arg.resolve() == out_dir.resolve():
         raise UserError(f"--out {out_dir}: is the input folder; choose another folder (inputs are never "
                         "overwritten)")
-    input_set = {p.resolve() for p in inputs}
-    for p in inputs:
-        if output_path(out_r, p).resolve() in input_set:
-            raise UserError(f"--out {out_dir}: writing {p.name} would overwrite an input; choose another folder")
+    refuse_overwriting_inputs(out_dir, inputs)
 
 
 def _mask_for(path: Path, alpha, mask_arg: Path | None, get_segmenter, image):  # noqa: ANN001
-    """The subject mask of one input: --mask file/dir, RGBA alpha, sidecar, else the segmenter."""
+    """The subject mask of one input, in the same order as ``render``: --mask file, ``<mask dir>/<stem>.png``
+    or a ``<stem>.mask.png`` sidecar, the RGBA alpha (unless fully opaque: then it is no mask), else the
+    segmenter."""
     from gan_bokeh.io import find_mask, read_mask
 
-    if mask_arg is not None and mask_arg.is_file():
-        return read_mask(mask_arg)
-    if alpha is not None:
-        return alpha
-    found = find_mask(path, mask_arg)
+    found = mask_arg if (mask_arg is not None and mask_arg.is_file()) else find_mask(path, mask_arg)
     if found is not None:
         return read_mask(found)
+    if alpha is not None and float(alpha.min()) < 1.0:
+        return alpha
     return get_segmenter()(image)
-
-
-def output_path(out_dir: Path, src: Path) -> Path:
-    """Same name in ``out_dir``; formats we cannot write (GIF, AVIF) become PNG with the same stem."""
-    return out_dir / (src.name if src.suffix.lower() in WRITABLE else f"{src.stem}.png")
 
 
 def _generate_and_write(gen, batch: list[Path], images: list, alphas: list, masks: list | None,  # noqa: ANN001
                         out_dir: Path, quality: int) -> tuple[int, list[str]]:
     """Run one batch (per image again if the batch fails, e.g. out of memory); write outputs."""
-    from gan_bokeh.io import write_image
+    from gan_bokeh.errors import first_line
+    from gan_bokeh.io import output_path, write_image
 
     try:
         outs = gen.generate(images, masks)
@@ -85,7 +77,7 @@ def _generate_and_write(gen, batch: list[Path], images: list, alphas: list, mask
             try:
                 outs.append(gen.generate([im], None if masks is None else [masks[i]])[0])
             except RuntimeError as err:
-                outs.append(str(err).splitlines()[0][:200])
+                outs.append(first_line(err))
     done, failed = 0, []
     for p, y, alpha in zip(batch, outs, alphas, strict=True):
         if isinstance(y, str):
@@ -160,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 rgb, alpha = read_image_alpha(p)
                 m = _mask_for(p, alpha, mask_arg, get_segmenter, rgb) if use_overlay else None
-            except BadImageError as err:
-                skipped.append(f"{p.name}: {err.reason}")
+            except BadImageError as err:  # the input, or its mask file
+                skipped.append(f"{p.name}: {err.reason}" if Path(err.path) == p else f"{p.name}: {err}")
                 log.warning("skip %s", err)
                 bar.update(1)
                 continue

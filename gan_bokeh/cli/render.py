@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gan_bokeh.cli.options import add_depth_arguments
 from gan_bokeh.errors import UserError
 
 HELP = "render shallow depth of field without training (smoothing baselines, depth layers)"
@@ -28,8 +29,6 @@ log = logging.getLogger("gan_bokeh.render")
 
 METHOD_CHOICES = ("average", "gaussian", "buckets", "interpolate", "layers")  # == gan_bokeh.render.METHODS
 KERNEL_CHOICES = ("disk", "triangle", "square", "pentagon", "hexagon", "heptagon", "octagon")
-_DEPTH_EXTS = (".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
-_WRITABLE = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mask file (one input) or folder with <stem>.png; white = subject")
     parser.add_argument("--no-segment", action="store_true",
                         help="do not run the person segmenter when no mask is found")
-    parser.add_argument("--depth", type=Path, default=None,
-                        help="depth file (one input) or folder with <stem>.png/.jpg/.npy/.npz")
-    parser.add_argument("--depth-kind", choices=("depth", "disparity"), default="depth",
-                        help="depth: larger = farther (default); disparity: larger = nearer")
-    parser.add_argument("--depth-colormap", default=None, metavar="NAME",
-                        help="the depth files are colour visualisations in this matplotlib colormap "
-                             "(e.g. Spectral); index 0 = --depth-kind's low end")
+    add_depth_arguments(parser, "depth file (one input) or folder with <stem>.png/.jpg/.npy/.npz (also "
+                                "<stem>_depth.*, <stem>_disparity.*)")
     parser.add_argument("--no-midas", action="store_true",
                         help="without --depth, skip MiDaS and use the offline fallback depth")
     parser.add_argument("--focus", default="auto",
@@ -72,8 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ksize", type=int, default=None,
                         help="kernel size of average (default 5) / gaussian (default ≈ long side / 32)")
     parser.add_argument("--save-maps", action="store_true", help="also write the depth and blur-radius maps")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    parser.add_argument("--quality", "--jpeg-quality", dest="quality", type=int, default=95,
+                        help="JPEG/WebP quality (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="re-render existing outputs")
+    parser.add_argument("--device", default=None,
+                        help="cpu | cuda | cuda:N for the segmenter and MiDaS (default: CUDA when present)")
 
 
 def parse_focus(text: str) -> float | str | tuple[float, float]:
@@ -125,6 +122,9 @@ class _Sources:
         self.segmenter: Any = None
         self.segmenter_failed = args.no_segment
         self.midas_failed = args.no_midas
+        from gan_bokeh.depth import check_colormap
+
+        check_colormap(args.depth_colormap)
         for flag, path in (("--mask", args.mask), ("--depth", args.depth)):
             if path is not None and not path.exists():
                 raise UserError(f"{flag} {path}: not found")
@@ -148,7 +148,7 @@ class _Sources:
             try:
                 from gan_bokeh.segment import get_segmenter
 
-                self.segmenter = get_segmenter("auto")
+                self.segmenter = get_segmenter("auto", device=a.device)
             except (ImportError, UserError) as err:  # WeightsUnavailableError is a UserError
                 log.warning("no mask and no segmenter (%s); rendering without a subject mask", err)
                 self.segmenter_failed = True
@@ -169,7 +169,7 @@ class _Sources:
             raise UserError(f"{path.name}: no depth file <stem>.* in {a.depth}")
         if not self.midas_failed:
             try:
-                return estimate_depth_midas(image), "midas:MiDaS_small"
+                return estimate_depth_midas(image, device=a.device), "midas:MiDaS_small"
             except UserError as err:
                 log.warning("%s — using the offline fallback depth", err)
                 self.midas_failed = True
@@ -177,31 +177,9 @@ class _Sources:
         return fallback_depth(m), FALLBACK_LABEL
 
     def _depth_file(self, path: Path) -> Path | None:
-        d = self.args.depth
-        if d is None:
-            return None
-        if d.is_file():
-            return d
-        for stem in _depth_stems(path.stem):
-            for ext in _DEPTH_EXTS:
-                for cand in (d / f"{stem}{ext}", d / f"{stem}{ext.upper()}"):
-                    if cand.is_file() and cand.resolve() != path.resolve():
-                        return cand
-        return None
+        from gan_bokeh.depth import find_depth_file
 
-
-def _depth_stems(stem: str) -> list[str]:
-    """Names a depth file of ``stem`` may have, most specific first.
-
-    ``photo`` → ``photo``, ``photo_depth``, ``photo_disparity``; datasets that tag the image itself
-    (``museum_3_all-in-focus`` beside ``museum_3_disparity``, ``ebb_1_wide`` beside ``ebb_1_depth``)
-    are matched by dropping the image's last ``_tag``.
-    """
-    names = [stem + suffix for suffix in ("", "_depth", "_disparity", ".depth")]
-    if "_" in stem:
-        base = stem.rsplit("_", 1)[0]
-        names += [base + "_depth", base + "_disparity"]  # not the bare base: that may be another photo
-    return names
+        return find_depth_file(path, self.args.depth)
 
 
 def _fit(mask, shape):
@@ -213,8 +191,9 @@ def _fit(mask, shape):
 
 
 def _output_path(out: Path, path: Path) -> Path:
-    ext = path.suffix.lower()
-    return out / (path.stem + (path.suffix if ext in _WRITABLE else ".png"))
+    from gan_bokeh.io import output_path
+
+    return output_path(out, path)
 
 
 def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[int, int]) -> None:
@@ -265,17 +244,26 @@ def render_one(path: Path, args: argparse.Namespace, sources: _Sources, options:
     return record
 
 
+def _failure_reason(path: Path, err: UserError) -> str:
+    """One line naming the file that is wrong: the input, or the mask/depth file that failed to load."""
+    from gan_bokeh.errors import BadImageError
+
+    if isinstance(err, BadImageError) and Path(err.path) == path:
+        return err.reason
+    return str(err)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from gan_bokeh.errors import BadImageError
-    from gan_bokeh.io import append_jsonl, atomic_write_text, list_images
+    from gan_bokeh.io import append_jsonl, atomic_write_text, list_images, refuse_overwriting_inputs
 
     paths = list_images(args.inputs, recursive=args.recursive)
     if not paths:
         raise UserError(f"no images found in {' '.join(map(str, args.inputs))}")
     options = render_options(args)
     sources = _Sources(args, len(paths))
+    refuse_overwriting_inputs(args.out, paths)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
     settings["options"] = {k: v for k, v in options.items()}
@@ -290,11 +278,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             record = render_one(path, args, sources, options)
             done += 1
-        except (BadImageError, UserError) as err:
-            reason = err.reason if isinstance(err, BadImageError) else str(err)
+        except UserError as err:  # BadImageError included: record it, carry on
+            reason = _failure_reason(path, err)
             failed.append((path, reason))
             record = {"input": str(path), "status": "failed", "reason": reason}
-            log.warning("skipped: %s", reason if str(path) in reason else f"{path}: {reason}")
+            log.debug("failed: %s: %s", path, reason)  # listed once, at the end
         append_jsonl(args.out / "render.jsonl", record)
     for path, reason in failed:
         print(f"failed: {reason if str(path) in reason else f'{path}: {reason}'}", file=sys.stderr)

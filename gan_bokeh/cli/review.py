@@ -26,6 +26,6 @@ def run(args: argparse.Namespace) -> int:
     domains = ("A", "B") if args.domain == "all" else (args.domain,)
     summary = write_review(args.raw, args.out, domains=domains, rejects_path=args.rejects)
     for dom, s in summary.items():
-        print(f"domain {dom}: {s['photos']} photos ({s['prechecked']} already rejected, "
+        print(f"review: domain {dom}: {s['photos']} photos ({s['prechecked']} already rejected, "
               f"{s['thumb_errors']} without thumbnail) -> {Path(args.out) / (dom + '.html')}")
     return 0

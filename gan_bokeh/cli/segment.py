@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gan_bokeh.cli.options import add_depth_arguments
 from gan_bokeh.errors import UserError
 
 HELP = "person masks (DeepLabV3 or offline selfie model) as RGBA PNGs and/or mask PNGs"
@@ -26,7 +27,6 @@ log = logging.getLogger("gan_bokeh.segment")
 
 FORMATS = ("rgba", "mask", "both")
 MAIN_SUBJECT = ("none", "largest", "central", "closest")
-_DEPTH_EXTS = (".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rgba: <stem>.png with alpha = mask; mask: <stem>.mask.png; both")
     parser.add_argument("--main-subject", choices=MAIN_SUBJECT, default=None,
                         help="keep one person (default: closest with --depth, else none)")
-    parser.add_argument("--depth", type=Path, default=None,
-                        help="depth file (one input) or folder with <stem>.npy/.png/... (0/dark = near)")
-    parser.add_argument("--depth-kind", choices=("depth", "disparity"), default="depth",
-                        help="depth: larger = farther (default); disparity: larger = nearer")
+    add_depth_arguments(parser, "depth file (one input) or folder with <stem>.npy/.png/... (0/dark = near); "
+                                "picks the closest person")
     parser.add_argument("--no-refine", action="store_true", help="write the raw model probability")
     parser.add_argument("--open-close", type=int, default=0, metavar="PX",
                         help="morphological open/close radius in px (0 = off, default)")
@@ -78,22 +76,19 @@ def _outputs(out: Path, stem: str, fmt: str) -> list[Path]:
 
 
 def _depth_for(args: argparse.Namespace, image: Path, n_inputs: int) -> Path | None:
-    if args.depth is None:
-        return None
-    if args.depth.is_file():
-        if n_inputs > 1:
-            raise UserError(f"--depth {args.depth}: a single depth file needs a single input; pass a folder")
-        return args.depth
-    for ext in _DEPTH_EXTS:
-        for name in (f"{image.stem}{ext}", f"{image.stem}.depth{ext}"):
-            if (args.depth / name).is_file():
-                return args.depth / name
-    return None
+    from gan_bokeh.depth import find_depth_file
+
+    if args.depth is not None and args.depth.is_file() and n_inputs > 1:
+        raise UserError(f"--depth {args.depth}: a single depth file needs a single input; pass a folder")
+    return find_depth_file(image, args.depth)
 
 
 def _validate(args: argparse.Namespace) -> None:
     if args.depth is not None and not args.depth.exists():
         raise UserError(f"--depth {args.depth}: no such file or folder")
+    from gan_bokeh.depth import check_colormap
+
+    check_colormap(args.depth_colormap)
     if args.main_subject is None:
         args.main_subject = "closest" if args.depth is not None else "none"
     if args.main_subject == "closest" and args.depth is None:
@@ -104,6 +99,18 @@ def _validate(args: argparse.Namespace) -> None:
         raise UserError("--min-area and --max-hole are fractions of the image in [0, 1)")
     if args.open_close < 0 or args.feather < 0:
         raise UserError("--open-close and --feather must be ≥ 0")
+
+
+def _check_out(args: argparse.Namespace, images: list[Path]) -> None:
+    """RGBA outputs (``<stem>.png``) in an input folder would sit beside their photos as new "photos"
+    (and a later run would see two inputs with one stem); sidecar masks (``--format mask``) belong there."""
+    if args.fmt == "mask":
+        return
+    out = args.out.resolve()
+    # (an input that *is* its own <stem>.png output is left to _plan, which records it as failed)
+    if any(p.parent.resolve() == out and (out / f"{p.stem}.png") != p.resolve() for p in images):
+        raise UserError(f"--out {args.out}: is an input folder; RGBA outputs would mix with the photos — "
+                        "choose another folder, or use --format mask to write <stem>.mask.png sidecars there")
 
 
 def _postprocess(args: argparse.Namespace, mask: Any, depth_path: Path | None) -> tuple[Any, dict[str, str]]:
@@ -125,7 +132,7 @@ def _postprocess(args: argparse.Namespace, mask: Any, depth_path: Path | None) -
             else:
                 from gan_bokeh.depth import load_depth
 
-                depth = load_depth(depth_path, kind=args.depth_kind)
+                depth = load_depth(depth_path, kind=args.depth_kind, colormap=args.depth_colormap)
                 info["gan-bokeh:depth"] = depth_path.name
         mask = select_main_subject(mask, depth=depth, mode=mode)
         info["gan-bokeh:main-subject"] = mode
@@ -180,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     images = list_images(args.inputs, recursive=args.recursive)
     if not images:
         raise UserError(f"no images found in {' '.join(args.inputs)}")
+    _check_out(args, images)
     args.out.mkdir(parents=True, exist_ok=True)
     summary = _Summary()
     todo = _plan(args, images, summary)

@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from gan_bokeh.train.loop import RunOptions, train
 
     run_dir = Path(args.out) / args.name
+    data_r, run_r = Path(args.data).resolve(), run_dir.resolve()
+    if run_r == data_r or data_r in run_r.parents:
+        # checkpoints, TensorBoard images and config.yaml would land among the training photos
+        raise UserError(f"--out {args.out} --name {args.name}: the run folder {run_dir} is inside --data "
+                        f"{args.data}; put runs elsewhere (default: checkpoints/)")
     config = args.config
     if config is None:
         if not args.resume:

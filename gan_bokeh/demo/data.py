@@ -3,19 +3,20 @@
 This is a **demonstration set**: seven sample photos, augmented, at thumbnail resolution. It exercises
 every stage of the product offline; it does not reproduce the paper's Flickr dataset or its results.
 
-* Domain **A** (ordinary, all-in-focus): ``camera`` (a person), ``coffee``, ``chelsea`` (scikit-image).
-* Domain **B** (shallow depth of field): *other* photos — the Middlebury ``motorcycle`` stereo pair
-  (scikit-image) — given a shallow depth of field by the ``layers`` renderer, so A and B stay unpaired.
-  The left view is rendered with its ground-truth stereo disparity, the right one with the mask-only
-  fallback depth (subject plane + ground ramp).
-* **Held-out test** photos, used by neither domain: ``astronaut`` (scikit-image) and ``grace_hopper``
-  (matplotlib's sample data), both portraits.
+* Domain **A** (ordinary, all-in-focus): ``camera`` (a person), ``coffee`` (scikit-image) and the right
+  view of the Middlebury ``motorcycle`` stereo pair.
+* Domain **B** (shallow depth of field): *other* photos of the same three kinds — ``grace_hopper``
+  (matplotlib's sample data), ``chelsea`` and the left motorcycle view — given a shallow depth of field by
+  the ``layers`` renderer, so A and B stay unpaired. The left view is rendered with its ground-truth
+  stereo disparity, the others with the mask-only fallback depth (subject plane + ground ramp). (The two
+  stereo views show one scene from viewpoints 193 mm apart: different photos, not pixel-aligned.)
+* **Held-out test** photo, used by neither domain: ``astronaut`` (scikit-image), in three framings.
 
 Masks: photos of people get the offline person segmenter (``selfie``); the others (where a person
 segmenter has nothing to find) — or every photo when the selfie model is unavailable — get a GrabCut
 saliency mask initialised with a subject box chosen by hand for each sample photo. Which one was used is
-recorded per photo. Augmentation: random square crops (55–100 % of the short side), horizontal flips and
-colour jitter, identical for image and mask.
+recorded per photo. Augmentation: random square crops (55–100 % of the short side), horizontal flips,
+colour jitter and an occasional grey copy, identical crops for image and mask.
 """
 
 from __future__ import annotations
@@ -97,23 +98,26 @@ class SourcePhoto:
 
 
 SOURCES: tuple[SourcePhoto, ...] = (
+    # Each domain gets one photo of each kind — a person, a warm close-up, the motorcycle scene — so the
+    # two domains differ in depth of field, not in content (with content that differs, the GAN learns to
+    # paint one domain's objects onto the other's photos instead of learning the blur).
     SourcePhoto("camera", "A", "skimage.data.camera()", "Lav Varshney, CC0 (scikit-image docs)",
                 _skimage("camera"), person=True, box=(0.15, 0.03, 0.7, 1.0)),
     SourcePhoto("coffee", "A", "skimage.data.coffee()", "Rachel Michetti, CC0 (scikit-image docs)",
                 _skimage("coffee"), box=(0.12, 0.0, 0.88, 0.9)),
-    SourcePhoto("chelsea", "A", "skimage.data.chelsea()", "Stefan van der Walt, CC0 (scikit-image docs)",
+    SourcePhoto("motorcycle_right", "A", "skimage.data.stereo_motorcycle()[1]",
+                "Middlebury 2014 stereo benchmark (Scharstein et al.), via scikit-image", _motorcycle(1),
+                box=(0.05, 0.1, 0.95, 0.95)),
+    SourcePhoto("grace_hopper", "B", "matplotlib sample_data/grace_hopper.jpg",
+                "US Navy photo, public domain (matplotlib sample data)", _grace_hopper, person=True,
+                box=(0.08, 0.04, 0.95, 1.0)),
+    SourcePhoto("chelsea", "B", "skimage.data.chelsea()", "Stefan van der Walt, CC0 (scikit-image docs)",
                 _skimage("chelsea"), box=(0.05, 0.02, 0.95, 1.0)),
     SourcePhoto("motorcycle_left", "B", "skimage.data.stereo_motorcycle()[0]",
                 "Middlebury 2014 stereo benchmark (Scharstein et al.), via scikit-image", _motorcycle(0),
                 box=(0.1, 0.1, 0.95, 0.95), depth=_motorcycle_depth),
-    SourcePhoto("motorcycle_right", "B", "skimage.data.stereo_motorcycle()[1]",
-                "Middlebury 2014 stereo benchmark (Scharstein et al.), via scikit-image", _motorcycle(1),
-                box=(0.05, 0.1, 0.95, 0.95)),
     SourcePhoto("astronaut", "test", "skimage.data.astronaut()", "NASA, public domain (scikit-image docs)",
                 _skimage("astronaut"), person=True, box=(0.0, 0.0, 0.72, 1.0)),
-    SourcePhoto("grace_hopper", "test", "matplotlib sample_data/grace_hopper.jpg",
-                "US Navy photo, public domain (matplotlib sample data)", _grace_hopper, person=True,
-                box=(0.08, 0.04, 0.95, 1.0)),
 )
 
 
@@ -198,9 +202,14 @@ def grabcut_subject_mask(image: np.ndarray, box: Sequence[float] = (0.12, 0.12, 
     return fg.astype(np.float32)
 
 
-def colour_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 0.12) -> np.ndarray:
-    """Random brightness, contrast and saturation change (each ×[1 − s, 1 + s]); output clipped to [0, 1]."""
+def colour_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 0.12,
+                  p_gray: float = 0.15) -> np.ndarray:
+    """Random brightness, contrast and saturation change (each ×[1 − s, 1 + s]), and with probability
+    ``p_gray`` a grey copy (one domain holds a greyscale photo: colour alone must not tell the domains
+    apart). Output clipped to [0, 1]."""
     b, c, s = rng.uniform(1 - strength, 1 + strength, size=3)
+    if rng.random() < p_gray:
+        s = 0.0
     out = image * b
     mean = out.mean()
     out = (out - mean) * c + mean

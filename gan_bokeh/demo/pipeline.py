@@ -55,7 +55,7 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "full": Budget(iters=1200, size=64, n_per_domain=96, ngf=16, ndf=16, n_blocks=6),
+    "full": Budget(iters=2000, size=64, n_per_domain=96, ngf=16, ndf=16, n_blocks=6),
     "smoke": Budget(iters=4, size=32, n_per_domain=8, ngf=8, ndf=8, n_blocks=1),
 }
 
@@ -66,7 +66,7 @@ class DemoConfig:
 
     out: Path
     budget: str = "full"
-    iters: int = 1200
+    iters: int = 2000
     size: int = 64
     n_per_domain: int = 96
     ngf: int = 16
@@ -278,7 +278,7 @@ def stage_dataset(cfg: DemoConfig) -> dict[str, Any]:
             renders.append({"name": tag, "max_blur_px": round(strength * min(img.shape[:2]), 1), **info})
     a_items = [(s.name, *loaded[s.name]) for s in SOURCES if s.role == "A"]
 
-    n_test = sum(2 for s in SOURCES if s.role == "test")
+    n_test = sum(1 + len(TEST_FRAMINGS) for s in SOURCES if s.role == "test")
     bar = _progress(2 * cfg.n_per_domain + n_test + 4, "dataset")
     upd = bar.update
     rec_a = build_split(a_items, root / "trainA", cfg.n_per_domain, cfg.load_size, rng, write, upd)
@@ -289,6 +289,10 @@ def stage_dataset(cfg: DemoConfig) -> dict[str, Any]:
     return {"trainA": len(rec_a), "trainB": len(rec_b), "testA": len(rec_test), "testB": len(rec_tb),
             "renders_B": renders, "test": rec_test,
             "sources": {r: [s.name for s in SOURCES if s.role == r] for r in ("A", "B", "test")}}
+
+
+#: Square crops of each test photo besides the whole frame: (name, fraction of the short side).
+TEST_FRAMINGS: tuple[tuple[str, float], ...] = (("medium", 0.85), ("closeup", 0.65))
 
 
 def subject_crop(mask: Any, frac: float) -> tuple[int, int, int]:
@@ -310,7 +314,7 @@ def subject_crop(mask: Any, frac: float) -> tuple[int, int, int]:
 
 def _write_test(cfg: DemoConfig, loaded: dict[str, Any], root: Path, upd: Callable[[int], None]
                 ) -> list[dict[str, Any]]:
-    """Held-out test photos: the whole frame and a close-up of each, with masks and depth.
+    """Held-out test photos: the whole frame and the :data:`TEST_FRAMINGS` crops, with masks and depth.
 
     Also writes ``testA_masks/<stem>.png`` and ``testA_depth/<stem>.npy`` (the mask-only fallback depth),
     the inputs of ``render``/``evaluate``/``compare``.
@@ -324,9 +328,11 @@ def _write_test(cfg: DemoConfig, loaded: dict[str, Any], root: Path, upd: Callab
     recs = []
     for s in (s for s in SOURCES if s.role == "test"):
         img, msk = loaded[s.name]
-        y, x, side = subject_crop(msk, 0.7)
-        for tag, (im, mk) in (("full", (img, msk)), ("closeup", (img[y:y + side, x:x + side],
-                                                                   msk[y:y + side, x:x + side]))):
+        framings = [("full", img, msk)]
+        for tag, frac in TEST_FRAMINGS:
+            y, x, side = subject_crop(msk, frac)
+            framings.append((tag, img[y:y + side, x:x + side], msk[y:y + side, x:x + side]))
+        for tag, im, mk in framings:
             im = np.clip(resize_short_side(im, cfg.test_px), 0, 1).astype(np.float32)
             mk = np.clip(resize_short_side(mk, cfg.test_px), 0, 1).astype(np.float32)
             stem = f"{s.name}_{tag}"
@@ -721,14 +727,14 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     _say(f"gan-bokeh demo: budget {cfg.budget}, {cfg.iters} iterations × {len(VARIANTS)} variants at "
          f"{cfg.size} px → {cfg.out}")
 
-    k_photos, _ = stages.run("photos", {"size": cfg.source_px, "v": 1}, lambda: stage_photos(cfg),
+    k_photos, _ = stages.run("photos", {"size": cfg.source_px, "v": 2}, lambda: stage_photos(cfg),
                              [cfg.out / "sources"])
     seg, why = _selfie_segmenter(cfg.masks)  # resolved first: the masks' key names the backend used
     backend = getattr(seg, "name", "selfie") if seg is not None else "grabcut"
     k_masks, masks_info = stages.run("masks", {"up": k_photos, "backend": backend, "v": 1},
                             lambda: stage_masks(cfg, seg, why), [cfg.out / "sources"])
     k_data, data_info = stages.run("dataset", {"up": k_masks, "n": cfg.n_per_domain, "size": cfg.size,
-                                               "seed": cfg.seed, "v": 1}, lambda: stage_dataset(cfg),
+                                               "seed": cfg.seed, "v": 2}, lambda: stage_dataset(cfg),
                                     [cfg.out / "dataset" / "testA_depth"])
     notes.append("Masks: " + "; ".join(f"{m['name']}: {m['method']}" for m in masks_info.get("masks", [])) + ".")
     notes.append("Domain A (all in focus): " + ", ".join(data_info.get("sources", {}).get("A", []))

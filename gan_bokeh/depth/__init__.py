@@ -10,8 +10,18 @@ Inside the library a depth map is ``float32 (H, W)`` with **0 = nearest … 1 = 
 """
 
 from gan_bokeh.depth.fallback import fallback_depth
-from gan_bokeh.depth.files import DEPTH_KINDS, load_depth, normalize_depth, resize_depth
+from gan_bokeh.depth.files import (
+    DEPTH_EXTENSIONS,
+    DEPTH_KINDS,
+    check_colormap,
+    depth_stems,
+    find_depth_file,
+    load_depth,
+    normalize_depth,
+    resize_depth,
+)
 from gan_bokeh.depth.midas import MIDAS_MODELS, estimate_depth_midas
 
-__all__ = ["DEPTH_KINDS", "MIDAS_MODELS", "estimate_depth_midas", "fallback_depth", "load_depth",
-           "normalize_depth", "resize_depth"]
+__all__ = ["DEPTH_EXTENSIONS", "DEPTH_KINDS", "MIDAS_MODELS", "check_colormap", "depth_stems",
+           "estimate_depth_midas", "fallback_depth", "find_depth_file", "load_depth", "normalize_depth",
+           "resize_depth"]

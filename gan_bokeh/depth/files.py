@@ -10,6 +10,64 @@ import numpy as np
 from gan_bokeh.errors import UserError
 
 DEPTH_KINDS = ("depth", "disparity")
+#: File extensions a depth map may have (looked up in this order).
+DEPTH_EXTENSIONS = (".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+#: Tags datasets put on the image itself (``street_12_all-in-focus.jpg`` beside ``street_12_disparity.jpg``).
+IMAGE_TAGS = ("_all-in-focus", "_input", "_image", "_rgb", "_wide", "_color")
+
+
+def depth_stems(stem: str) -> list[str]:
+    """File stems a depth map of image ``stem`` may have, most specific first.
+
+    ``photo`` → ``photo``, ``photo_depth``, ``photo_disparity``, ``photo_disp``, ``photo.depth``; an image
+    whose stem ends in a ``_tag`` (``ebb_1_wide`` beside ``ebb_1_depth``) also matches ``<base>_depth`` /
+    ``<base>_disparity`` / ``<base>_disp``, and a known image tag (:data:`IMAGE_TAGS`) the bare ``<base>`` too
+    (any other bare base may be another photo).
+    """
+    suffixes = ("", "_depth", "_disparity", "_disp", ".depth")
+    names = [stem + s for s in suffixes]
+    if "_" in stem:
+        base = stem.rsplit("_", 1)[0]
+        names += [base + s for s in suffixes[1:4]]
+    for tag in IMAGE_TAGS:
+        if stem.endswith(tag) and len(stem) > len(tag):
+            base = stem[: -len(tag)]
+            names += [base + s for s in suffixes[:4]]
+    return list(dict.fromkeys(names))
+
+
+def find_depth_file(image_path: str | os.PathLike[str], depth: str | os.PathLike[str] | None) -> Path | None:
+    """The depth map of ``image_path``: ``depth`` itself when it is a file, else the first
+    ``<depth>/<name><ext>`` with ``name`` from :func:`depth_stems` and ``ext`` from :data:`DEPTH_EXTENSIONS`
+    (either case), never the image itself. ``None`` when nothing matches (or ``depth`` is ``None``).
+
+    Every command taking ``--depth FILE|DIR`` (segment, render, compare) finds files through this.
+    """
+    if depth is None:
+        return None
+    d, img = Path(depth), Path(image_path)
+    if d.is_file():
+        return d
+    if not d.is_dir():
+        return None
+    img_r = img.resolve()
+    for stem in depth_stems(img.stem):
+        for ext in DEPTH_EXTENSIONS:
+            for cand in (d / f"{stem}{ext}", d / f"{stem}{ext.upper()}"):
+                if cand.is_file() and cand.resolve() != img_r:
+                    return cand
+    return None
+
+
+def check_colormap(name: str | None) -> None:
+    """Raise :class:`UserError` (naming ``--depth-colormap``) unless ``name`` is a matplotlib colormap."""
+    if name is None:
+        return
+    import matplotlib
+
+    if name not in matplotlib.colormaps:
+        raise UserError(f"--depth-colormap {name}: unknown colormap; use a matplotlib name such as "
+                        "Spectral or viridis")
 
 
 def normalize_depth(values: np.ndarray, kind: str = "depth") -> np.ndarray:

@@ -67,15 +67,9 @@ def index_by_stem(folder: str | os.PathLike[str] | None) -> dict[str, Path]:
 def find_mask_file(image_path: Path, mask_dir: str | os.PathLike[str] | None) -> Path | None:
     """:func:`gan_bokeh.io.find_mask`, plus any image named ``<stem>.*`` in ``mask_dir`` (e.g. EBB!'s
     ``focal/<stem>.jpg``)."""
-    from gan_bokeh.io import IMAGE_EXTENSIONS, find_mask
+    from gan_bokeh.io import find_mask
 
-    found = find_mask(image_path, mask_dir)
-    if found is None and mask_dir is not None:
-        for ext in sorted(IMAGE_EXTENSIONS):
-            cand = Path(mask_dir) / f"{image_path.stem}{ext}"
-            if cand.is_file() and cand.resolve() != image_path.resolve():
-                return cand
-    return found
+    return find_mask(image_path, mask_dir, any_extension=True)
 
 
 def _load_mask(inp_path: Path, alpha: np.ndarray | None, mask_dir: Path | None,
@@ -144,7 +138,11 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
             pred = _resize_to(pred, inp.shape[:2])
         if target is not None and target.shape != inp.shape:
             target = _resize_to(target, inp.shape[:2])
-        mask = _load_mask(inputs[stem], alpha, mdir, inp.shape[:2])
+        try:
+            mask = _load_mask(inputs[stem], alpha, mdir, inp.shape[:2])
+        except BadImageError as err:  # a broken mask file: record it, carry on with the others
+            notes.append(f"skipped {p.name}: mask {err}")
+            continue
         if mask is None:
             no_mask.append(p.name)
         row: dict[str, Any] = {"name": p.name}

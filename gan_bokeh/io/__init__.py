@@ -6,19 +6,23 @@ from gan_bokeh.io.atomic import (
     atomic_write_bytes,
     atomic_write_text,
     atomic_write_with,
+    fsync_dir,
     read_jsonl,
 )
 from gan_bokeh.io.images import (
     IMAGE_EXTENSIONS,
     MASK_SUFFIX,
+    WRITABLE_EXTENSIONS,
     find_mask,
     image_info,
     list_images,
     open_image,
+    output_path,
     pil_to_rgb_alpha,
     read_image,
     read_image_alpha,
     read_mask,
+    refuse_overwriting_inputs,
     to_uint8,
     write_image,
     write_mask,
@@ -26,9 +30,9 @@ from gan_bokeh.io.images import (
 )
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "MASK_SUFFIX", "append_jsonl", "atomic_path", "atomic_write_bytes",
-    "atomic_write_text", "atomic_write_with", "find_mask", "image_info", "list_images", "open_image",
-    "pil_to_rgb_alpha",
-    "read_image", "read_image_alpha", "read_jsonl", "read_mask", "to_uint8", "write_image",
+    "IMAGE_EXTENSIONS", "MASK_SUFFIX", "WRITABLE_EXTENSIONS", "append_jsonl", "atomic_path", "atomic_write_bytes",
+    "atomic_write_text", "atomic_write_with", "find_mask", "fsync_dir", "image_info", "list_images", "open_image",
+    "output_path", "pil_to_rgb_alpha",
+    "read_image", "read_image_alpha", "read_jsonl", "read_mask", "refuse_overwriting_inputs", "to_uint8", "write_image",
     "write_mask", "write_rgba",
 ]

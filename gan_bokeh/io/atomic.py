@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from gan_bokeh.errors import UserError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -24,7 +26,7 @@ def _current_umask() -> int:
 # mkstemp creates 0600 files; outputs should get the permissions a plain open() would give them.
 _FILE_MODE = 0o666 & ~_current_umask()
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "append_jsonl", "read_jsonl"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "append_jsonl", "fsync_dir", "read_jsonl"]
 
 
 @contextlib.contextmanager
@@ -37,6 +39,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
             pick a format from the extension — OpenCV, Pillow, torch — still work).
     """
     dest = Path(path)
+    if dest.is_dir():  # os.replace would fail only after the work is done, with a traceback
+        raise UserError(f"{dest}: is a folder; give a file path (a name inside it, for example)")
+    if dest.parent.exists() and not dest.parent.is_dir():
+        raise UserError(f"{dest.parent}: is a file, not a folder; choose another output path")
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix or ".tmp", dir=dest.parent)
     os.close(fd)
@@ -47,7 +53,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
             os.chmod(tmp_path, _FILE_MODE)
         _fsync_file(tmp_path)
         os.replace(tmp_path, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
@@ -108,8 +114,8 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    # Directory fsync makes the rename durable; not supported everywhere (e.g. Windows).
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make renames inside ``path`` durable (directory fsync); a no-op where unsupported (e.g. Windows)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:

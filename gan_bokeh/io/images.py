@@ -178,12 +178,14 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
     return rgb.mean(axis=2).astype(np.float32)
 
 
-def find_mask(image_path: str | os.PathLike[str], mask_dir: str | os.PathLike[str] | None = None) -> Path | None:
+def find_mask(image_path: str | os.PathLike[str], mask_dir: str | os.PathLike[str] | None = None, *,
+              any_extension: bool = False) -> Path | None:
     """Locate the mask of an image, or ``None``.
 
     Lookup order: ``<mask_dir>/<stem>.png`` (also ``<stem>.mask.png``), then the sidecar
-    ``<stem>.mask.png`` beside the image. (An RGBA image carries its own mask; callers check the
-    alpha returned by :func:`read_image_alpha` first.)
+    ``<stem>.mask.png`` beside the image; with ``any_extension`` last any ``<mask_dir>/<stem>.<image ext>``
+    (e.g. EBB!'s ``focal/<stem>.jpg``). The image itself is never its own mask. (An RGBA image carries its
+    own mask; callers check the alpha returned by :func:`read_image_alpha` first.)
     """
     p = Path(image_path)
     candidates = []
@@ -191,6 +193,8 @@ def find_mask(image_path: str | os.PathLike[str], mask_dir: str | os.PathLike[st
         md = Path(mask_dir)
         candidates += [md / f"{p.stem}.png", md / f"{p.stem}{MASK_SUFFIX}"]
     candidates.append(p.with_name(p.stem + MASK_SUFFIX))
+    if any_extension and mask_dir is not None:
+        candidates += [Path(mask_dir) / f"{p.stem}{ext}" for ext in sorted(IMAGE_EXTENSIONS)]
     for c in candidates:
         if c.is_file() and c.resolve() != p.resolve():
             return c
@@ -271,6 +275,28 @@ def write_rgba(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray,
     if Path(path).suffix.lower() != ".png":
         raise UserError(f"{path}: RGBA masks must be PNG files")
     return write_image(path, rgb, alpha=alpha, pnginfo=pnginfo)
+
+
+#: Extensions :func:`write_image` can write.
+WRITABLE_EXTENSIONS = frozenset(_FORMATS)
+
+
+def output_path(out_dir: str | os.PathLike[str], src: str | os.PathLike[str]) -> Path:
+    """Where a per-image output of ``src`` goes: same name in ``out_dir``; formats :func:`write_image`
+    cannot write (GIF, AVIF) become PNG with the same stem."""
+    s = Path(src)
+    return Path(out_dir) / (s.name if s.suffix.lower() in WRITABLE_EXTENSIONS else f"{s.stem}.png")
+
+
+def refuse_overwriting_inputs(out_dir: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]],
+                              flag: str = "--out") -> None:
+    """Raise :class:`UserError` when an :func:`output_path` in ``out_dir`` would replace one of ``inputs``
+    (typically: ``--out`` is the input folder). Batch commands call it before doing any work."""
+    paths = [Path(p) for p in inputs]
+    resolved = {p.resolve() for p in paths}
+    for p in paths:
+        if output_path(out_dir, p).resolve() in resolved:
+            raise UserError(f"{flag} {out_dir}: writing {p.name} would overwrite an input; choose another folder")
 
 
 def image_info(path: str | os.PathLike[str]) -> dict[str, object]:

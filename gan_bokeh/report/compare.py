@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError
+from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError, first_line
 from gan_bokeh.report.html import Cell, Row, metrics_table, render_page
 
 log = logging.getLogger(__name__)
@@ -80,14 +80,11 @@ def run_metrics_file(run: str | os.PathLike[str]) -> Path | None:
     return f if f.is_file() else None
 
 
-_IMAGE_SUFFIXES = ("_all-in-focus", "_input", "_image", "_rgb", "_wide", "_color")
-
-
 def depth_stems(stem: str) -> set[str]:
-    """File stems accepted as the depth map of image ``stem`` (``x``, ``x_depth``, ``x_disparity``, and the
-    same for ``x`` without an image suffix such as ``_all-in-focus``)."""
-    bases = {stem} | {stem[: -len(s)] for s in _IMAGE_SUFFIXES if stem.endswith(s)}
-    return {b + s for b in bases for s in ("", "_depth", "_disparity", "_disp")}
+    """File stems accepted as the depth map of image ``stem`` (see :func:`gan_bokeh.depth.depth_stems`)."""
+    from gan_bokeh.depth import depth_stems as _stems
+
+    return set(_stems(stem))
 
 
 def _thumb(src: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
@@ -223,23 +220,18 @@ class ReportBuilder:
             return self._segmenter(image), f"segmenter {getattr(self._segmenter, 'name', '')}".strip()
         except (WeightsUnavailableError, ImportError, AttributeError) as err:
             self._segmenter_failed = True
-            self.notes.append(f"no segmenter ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+            self.notes.append(f"no segmenter ({first_line(err)}); "
                               "rows without a mask file have no mask-based cells")
             return None, "no mask"
 
     def _depth(self, path: Path, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+        from gan_bokeh.depth import find_depth_file, load_depth
         from gan_bokeh.generate import resize
-        from gan_bokeh.io import list_images
 
-        if self.o.depth_dir is not None:
-            names = depth_stems(path.stem)
-            cands = [p for p in list_images(self.o.depth_dir) if p.stem in names and p.resolve() != path.resolve()]
-            cands += [p for p in Path(self.o.depth_dir).glob("*.np[yz]") if p.stem in names]
-            if cands:
-                from gan_bokeh.depth import load_depth
-
-                d = load_depth(cands[0], kind=self.o.depth_kind, colormap=self.o.depth_colormap)
-                return resize(d.astype(np.float32), image.shape[:2], up="linear"), f"depth file {cands[0].name}"
+        found = find_depth_file(path, self.o.depth_dir) if self.o.depth_dir is not None else None
+        if found is not None:
+            d = load_depth(found, kind=self.o.depth_kind, colormap=self.o.depth_colormap)
+            return resize(d.astype(np.float32), image.shape[:2], up="linear"), f"depth file {found.name}"
         if mask is not None:
             try:
                 from gan_bokeh.depth import fallback_depth
@@ -322,7 +314,7 @@ class ReportBuilder:
         except (UserError, ValueError, RuntimeError) as err:
             self.stats["failed"] += 1
             log.warning("%s on %s failed: %s", col.label, stem, err)
-            return Cell(col.label, note=f"failed: {str(err).splitlines()[0][:160]}")
+            return Cell(col.label, note=f"failed: {first_line(err, 160)}")
         metrics = evaluate_pair(out, image, mask, target)
         self.stats["made"] += 1
         col.results.append({"name": stem, **metrics})
@@ -339,20 +331,20 @@ class ReportBuilder:
         for path in tqdm(self.images, desc="compare", unit="img", disable=not self.o.progress):
             try:
                 image, alpha = self._load_input(path)
-            except BadImageError as err:
-                self.notes.append(f"skipped {err}")
+                mask, mask_src = self._mask(path, image, alpha)
+                depth, depth_src = self._depth(path, image, mask)
+                target = self._target(path, image)
+            except UserError as err:  # the input or its mask/depth/target file (BadImageError included)
+                self.notes.append(f"skipped {err}" if str(path) in str(err) else f"skipped {path.name}: {err}")
                 self.stats["skipped_inputs"] += 1
                 continue
             stem = path.stem
-            mask, mask_src = self._mask(path, image, alpha)
-            depth, depth_src = self._depth(path, image, mask)
             row = Row(path.name)
             row.cells.append(self._static_cell("input", stem, image, f"input ({image.shape[1]}×{image.shape[0]})"))
             row.cells.append(self._static_cell("mask", stem, mask, f"mask: {mask_src}") if mask is not None
                              else Cell("mask", note="no mask"))
             row.cells.append(self._static_cell("depth", stem, depth_preview(depth), f"depth: {depth_src}")
                              if depth is not None else Cell("depth", note="no depth"))
-            target = self._target(path, image)
             if target is not None:
                 row.cells.append(self._static_cell("target", stem, target, "target (real shallow DoF)"))
             for col in self.columns:

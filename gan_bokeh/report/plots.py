@@ -84,7 +84,6 @@ def plot_run_losses(records: Sequence[dict[str, Any]], out_png: str | os.PathLik
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gan_bokeh.io import atomic_path
 
     groups = group_keys(records)
     if not records or not groups:
@@ -108,12 +107,7 @@ def plot_run_losses(records: Sequence[dict[str, Any]], out_png: str | os.PathLik
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    return out
+    return _save_figure(fig, out_png)
 
 
 def plot_runs_group(runs: dict[str, Sequence[dict[str, Any]]], group: str, out_png: str | os.PathLike[str],
@@ -124,7 +118,6 @@ def plot_runs_group(runs: dict[str, Sequence[dict[str, Any]]], group: str, out_p
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gan_bokeh.io import atomic_path
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     plotted = 0
@@ -145,8 +138,16 @@ def plot_runs_group(runs: dict[str, Sequence[dict[str, Any]]], group: str, out_p
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
+    return _save_figure(fig, out_png)
+
+
+def _save_figure(fig: Any, out_png: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    from gan_bokeh.io import atomic_path
+
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)

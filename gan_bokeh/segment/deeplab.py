@@ -87,9 +87,9 @@ class DeepLabSegmenter:
         try:
             net.load_state_dict(_strip_aux(state_dict), strict=True)
         except RuntimeError as err:
-            from gan_bokeh.errors import UserError
+            from gan_bokeh.errors import UserError, first_line
 
-            first = str(err).splitlines()[0]
+            first = first_line(err)
             raise UserError(f"weights do not fit DeepLabV3-{arch} ({first}); check --deeplab-arch") from None
         self.net = net.eval().to(self.device)
         self._mean = torch.tensor(_MEAN, device=self.device).view(1, 3, 1, 1)

@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from gan_bokeh.errors import UserError, WeightsUnavailableError
+from gan_bokeh.errors import UserError, WeightsUnavailableError, first_line
 from gan_bokeh.io import atomic_write_bytes
 from gan_bokeh.runtime import cache_root
 
@@ -76,7 +76,7 @@ def _fetch_selfie(dest: Path, timeout: float) -> None:
         try:
             data = fetch()
         except (OSError, subprocess.SubprocessError, KeyError, zipfile.BadZipFile) as err:
-            reasons.append(f"{label}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+            reasons.append(f"{label}: {first_line(err)}")
             log.debug("selfie model via %s failed: %s", label, err)
             continue
         if _sha256(data) != SELFIE_SHA256:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_bokeh.errors import UserError
+from gan_bokeh.errors import UserError, first_line
 from gan_bokeh.segment.base import check_image, resize_hw
 
 __all__ = ["SelfieOptions", "SelfieSegmenter", "letterbox", "tile_starts"]
@@ -138,7 +138,7 @@ class SelfieSegmenter:
             self._interp = Interpreter(model_path=str(model_path), num_threads=threads)
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
-            raise UserError(f"{model_path}: not a usable TFLite model ({str(err).splitlines()[0]})") from None
+            raise UserError(f"{model_path}: not a usable TFLite model ({first_line(err)})") from None
         inp = self._interp.get_input_details()[0]
         if tuple(inp["shape"]) != (1, MODEL_SIZE, MODEL_SIZE, 3):
             raise UserError(f"{model_path}: expected a 1x{MODEL_SIZE}x{MODEL_SIZE}x3 input, got "
