@@ -34,6 +34,9 @@ def torch_load_reason(err: BaseException) -> str:
     if isinstance(err, EOFError):
         return "empty or truncated file"
     line = first_line(err)
+    # A cut-off zip archive surfaces as EINVAL from a seek or as a zip-reader message.
+    if (isinstance(err, OSError) and err.errno == 22) or "PytorchStreamReader" in line or "zip archive" in line:
+        return "truncated or corrupt file"
     if line.startswith("Weights only load failed"):
         return "not a PyTorch tensor file, or one whose loading would run code"
     return line

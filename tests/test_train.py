@@ -195,6 +195,15 @@ def test_corrupt_image_skipped_during_training(tmp_path: Path, caplog: pytest.Lo
     assert "skipped 1 unreadable image" in caplog.text
 
 
+def test_all_images_unreadable_is_a_user_error(tmp_path: Path) -> None:
+    ds = _make_dataset(tmp_path / "ds", n=2)
+    for f in (ds / "trainA").iterdir():
+        f.write_bytes(b"<html>not an image</html>")
+    with pytest.raises(UserError, match="no trainable batch"):
+        train(_cfg("cyclegan", "train.n_epochs=1", "train.n_epochs_decay=0"),
+              RunOptions(data=ds, run_dir=tmp_path / "r", progress=False))
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 

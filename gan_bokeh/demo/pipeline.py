@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gan_bokeh.errors import UserError
+from gan_bokeh.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def _selfie_segmenter(mode: str) -> tuple[Any | None, str]:
     except (WeightsUnavailableError, ImportError) as err:
         if mode == "selfie":
             raise UserError(f"--masks selfie: the selfie segmenter is unavailable ({err})") from None
-        return None, f"selfie segmenter unavailable ({str(err).splitlines()[0]})"
+        return None, f"selfie segmenter unavailable ({first_line(err)})"
 
 
 def stage_masks(cfg: DemoConfig, seg: Any | None, why: str) -> dict[str, Any]:

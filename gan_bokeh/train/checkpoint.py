@@ -33,6 +33,7 @@ from torch import nn
 from gan_bokeh.errors import UserError
 from gan_bokeh.io.atomic import atomic_path
 from gan_bokeh.nets import build_generator
+from gan_bokeh.weights import torch_load_reason
 
 FORMAT = "gan-bokeh/1"
 DIRECTIONS = {"AtoB": "G", "BtoA": "F"}
@@ -65,7 +66,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt/unsafe files
-        raise UserError(f"{p}: not a loadable gan-bokeh checkpoint ({str(err).splitlines()[0]})") from None
+        raise UserError(f"{p}: not a loadable gan-bokeh checkpoint ({torch_load_reason(err)}); "
+                        "re-copy it or pick another file from ckpt/") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(f"{p}: not a gan-bokeh checkpoint (missing format tag {FORMAT!r})")
     return state

@@ -308,6 +308,10 @@ class Trainer:
             if self.opts.max_iters is not None and p.iteration >= self.opts.max_iters:
                 return "max_iters"
             self._periodic_save(model)
+        if steps == 0 and skipped > 0:
+            # Every drawn image was unreadable: running on would "finish" having trained nothing.
+            raise UserError(f"epoch {p.epoch + 1}: no trainable batch, all {skipped} drawn image(s) were unreadable "
+                            "(listed above); fix or remove them and run again")
         self._epoch_summary(model, steps, skipped, sums, time.monotonic() - t0)
         return None
 
