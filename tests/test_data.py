@@ -169,7 +169,7 @@ def test_missing_masks_say_how_to_make_them(tmp_path: Path, caplog: pytest.LogCa
     root = make_dataset(tmp_path / "ds")
     for p in (root / "trainB").glob("*.mask.png"):
         p.unlink()
-    with pytest.raises(UserError, match=r"no subject masks.*gan-bokeh segment .*trainB --format rgba"):
+    with pytest.raises(UserError, match=r"no subject masks.*gan-bokeh segment .*trainB --format mask"):
         UnpairedDataset(root, need_masks=True)
     UnpairedDataset(root, need_masks=False, load_size=40)  # fine without masks
     # one image without a mask: left out with a warning

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 ItemKey = tuple[int, int, int, int]
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
-MASK_HOWTO = ("make them with `gan-bokeh segment {dir} --out {dir} --format rgba` "
-              "or put a <stem>.mask.png beside each image")
+# Sidecars are the format `segment` may write into the photo folder itself (RGBA <stem>.png there is refused).
+MASK_HOWTO = ("make them with `gan-bokeh segment {dir} --out {dir} --format mask` "
+              "(writes a <stem>.mask.png beside each image)")
 
 
 def _domain_dir(root: Path, phase: str, domain: str) -> Path:
