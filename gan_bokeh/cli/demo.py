@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", metavar="DIR",
                         help="output folder (default demo_out); a second run reuses its finished stages")
     parser.add_argument("--budget", default="full", choices=("full", "smoke"),
-                        help="full: the ~15-minute demo (default); smoke: a tiny CI-sized run (1–3 min)")
+                        help="full: the ~15-minute demo (default); smoke: a tiny CI-sized run (15 s – 2 min)")
     parser.add_argument("--iters", type=int, default=None, metavar="N",
                         help="training iterations per variant (full: 2000, smoke: 4)")
     parser.add_argument("--size", type=int, default=None, metavar="PX",

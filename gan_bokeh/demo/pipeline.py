@@ -717,6 +717,10 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     stages = Stages(cfg.out)
     notes = ["Demonstration set: 7 sample photos shipped with scikit-image and matplotlib, augmented, at "
              f"{cfg.size} px; not the paper's Flickr dataset — a smoke-scale demonstration, not a reproduction."]
+    notes.append(f"The demo's table renders 'layers' with max_blur = {LAYERS_BLUR:.1%} of the short side (the "
+                 "strength of the domain-B training photos); the report's own cells and table use the "
+                 "renderer's default aperture (f/1.8, about 1 px of blur on these 128-px photos), because "
+                 "`gan-bokeh compare` has no renderer options.")
     if not cfg.vgg:
         notes.append("VGG19 ImageNet weights are not available offline: the mask-loss variants were trained "
                      "with the L1 part of the mask loss only (train.mask_vgg_weight=0); no VGG features "
