@@ -135,7 +135,7 @@ def test_failing_renderer_gives_a_failed_cell_not_a_crash(tmp_path, monkeypatch)
 
     import gan_bokeh.report.compare as C
 
-    def fake_render_fn(method):
+    def fake_render_fn(method, options=None):
         def make(image, mask, depth):
             if method == "layers":
                 raise ValueError("depth too flat\ntraceback noise")
@@ -180,3 +180,22 @@ def test_broken_mask_or_depth_file_skips_the_row_not_the_report(tmp_path, capsys
                  "--mask", str(masks), "--depth", str(depth), "--no-segment"]) == 0
     out = capsys.readouterr().out
     assert "1 inputs skipped" in out and "masks/b.png: not a decodable image" in out
+
+
+def test_render_options_and_notes(tmp_path, capsys):
+    from PIL import Image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(src / "a.png")
+    args = ["compare", "--input", str(src), "--out", str(tmp_path / "r"), "--methods", "gaussian", "--no-segment"]
+    assert main([*args, "--render-option", "gaussian.ksize=7", "--note", "a <demo> note"]) == 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "gaussian (ksize=7)" in page and "a &lt;demo&gt; note" in page
+    # options are part of the cell key: other options never reuse these cells
+    assert main([*args, "--render-option", "gaussian.ksize=9"]) == 0
+    assert "1 cells made" in capsys.readouterr().out.splitlines()[-1]
+    for bad in ("gaussian.ksize", "layers.max_blur=3", "ksize=3"):
+        assert main([*args, "--render-option", bad]) == 2
+        assert "--render-option" in capsys.readouterr().err

@@ -590,41 +590,19 @@ def stage_evaluate(cfg: DemoConfig, pred: Path, dest: Path) -> dict[str, Any]:
 
 
 def stage_compare(cfg: DemoConfig, notes: list[str]) -> dict[str, Any]:
-    """``gan-bokeh compare`` on the test photos, then the demo's notes added to the page."""
+    """``gan-bokeh compare`` on the test photos, with the demo's notes and its ``layers`` blur strength."""
+    from gan_bokeh.io import list_images, read_image
+
     report = cfg.out / "report"
     root = cfg.out / "dataset"
+    tests = list_images(root / "testA")
+    short = min(min(read_image(p).shape[:2]) for p in tests)
     _cli(["compare", "--input", str(root / "testA"), "--out", str(report), "--mask", str(root / "testA_masks"),
           "--depth", str(root / "testA_depth"), "--runs", *(str(cfg.out / "runs" / v) for v in VARIANTS),
-          "--methods", ",".join(RENDER_METHODS), "--max-images", "0", "--no-segment", "--device", "cpu"])
-    index = report / "index.html"
-    add_notes(index, notes)
-    return {"report": str(index)}
-
-
-def add_notes(index: Path, notes: Sequence[str]) -> None:
-    """Put the demo's notes (demonstration set, VGG, the paper-claim check) at the top of the report.
-
-    ``compare`` has no option for caller notes, so the block is inserted after ``<body>``; re-running
-    replaces the previous block.
-    """
-    import html as _html
-
-    from gan_bokeh.io import atomic_write_text
-
-    if not index.is_file():
-        return
-    page = index.read_text(encoding="utf-8")
-    start, end = "<!-- gan-bokeh demo notes -->", "<!-- /gan-bokeh demo notes -->"
-    if start in page and end in page:
-        page = page[:page.index(start)] + page[page.index(end) + len(end):]
-    items = "".join(f"<li>{_html.escape(n)}</li>" for n in notes)
-    block = (f"{start}<section class=\"demo-notes\"><h2>gan-bokeh demo</h2><ul>{items}</ul>"
-             "<p>The demo's table and these notes: <a href=\"../summary.md\">summary.md</a>; per-stage timings: "
-             f"<a href=\"../summary.json\">summary.json</a>.</p></section>{end}")
-    lower = page.lower()
-    i = lower.find("<body")
-    i = lower.find(">", i) + 1 if i >= 0 else 0
-    atomic_write_text(index, page[:i] + block + page[i:])
+          "--methods", ",".join(RENDER_METHODS), "--max-images", "0", "--no-segment", "--device", "cpu",
+          "--render-option", f"layers.max_blur={LAYERS_BLUR * short:.2f}",
+          *[a for n in notes for a in ("--note", n)]])
+    return {"report": str(report / "index.html")}
 
 
 # --------------------------------------------------------------------------------------------- summary
@@ -717,10 +695,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     stages = Stages(cfg.out)
     notes = ["Demonstration set: 7 sample photos shipped with scikit-image and matplotlib, augmented, at "
              f"{cfg.size} px; not the paper's Flickr dataset — a smoke-scale demonstration, not a reproduction."]
-    notes.append(f"The demo's table renders 'layers' with max_blur = {LAYERS_BLUR:.1%} of the short side (the "
-                 "strength of the domain-B training photos); the report's own cells and table use the "
-                 "renderer's default aperture (f/1.8, about 1 px of blur on these 128-px photos), because "
-                 "`gan-bokeh compare` has no renderer options.")
+    notes.append(f"'layers' renders with max_blur = {LAYERS_BLUR:.1%} of the short side (the strength of the "
+                 "domain-B training photos) in the demo's table and in the report.")
     if not cfg.vgg:
         notes.append("VGG19 ImageNet weights are not available offline: the mask-loss variants were trained "
                      "with the L1 part of the mask loss only (train.mask_vgg_weight=0); no VGG features "
@@ -765,7 +741,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         metrics[name] = ev.get("mean", {})
 
     claims = claim_check(metrics, {v: paper_test_overlay(v) for v in VARIANTS})
-    k_cmp, cmp_info = stages.run("compare", {"up": sorted(train_keys.values()), "data": k_data, "v": 1},
+    k_cmp, cmp_info = stages.run("compare", {"up": sorted(train_keys.values()), "data": k_data, "v": 2},
                                  lambda: stage_compare(cfg, notes + claims), [cfg.out / "report" / "index.html"])
     report = cmp_info.get("report", str(cfg.out / "report" / "index.html"))
     timings = _stage_seconds(stages)

@@ -48,6 +48,10 @@ class CompareOptions:
     device: str | None = None
     segment: bool = True
     progress: bool = False
+    #: per-method renderer options, e.g. ``{"layers": {"max_blur": 6.0}}`` (``--render-option layers.max_blur=6``)
+    render_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: caller notes shown at the top of the report's notes (``--note TEXT``)
+    notes: Sequence[str] = ()
 
 
 @dataclass
@@ -104,18 +108,31 @@ def depth_preview(depth: np.ndarray) -> np.ndarray:
     return bgr[..., ::-1].astype(np.float32) / 255.0
 
 
-def _render_fn(method: str) -> Callable[..., np.ndarray]:
+def _render_fn(method: str, options: dict[str, Any] | None = None) -> Callable[..., np.ndarray]:
     from gan_bokeh import render
 
     render_image = getattr(render, "render_image", None)
     if render_image is None:
         raise UserError("gan_bokeh.render.render_image is not available in this installation")
+    options = dict(options or {})
 
     def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
-        out, _info = render_image(image, method=method, mask=mask, depth=depth)
+        try:
+            out, _info = render_image(image, method=method, mask=mask, depth=depth, **options)
+        except TypeError as err:  # an option the method does not take
+            raise UserError(f"--render-option {method}.*: {first_line(err)}") from None
         return out
 
     return make
+
+
+def _render_column_names(method: str, options: dict[str, Any] | None) -> tuple[str, str]:
+    """``(key, label)`` of a renderer column; options are part of both, so cached cells made with other
+    options are never reused."""
+    if not options:
+        return slug(f"render-{method}"), method
+    args = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    return slug(f"render-{method}-{args}"), f"{method} ({args})"
 
 
 class ReportBuilder:
@@ -132,7 +149,7 @@ class ReportBuilder:
         in_dirs = {p.parent.resolve() for p in self.images}
         if self.out.resolve() in in_dirs:
             raise UserError(f"--out {self.out}: is an input folder; choose a separate report folder")
-        self.notes: list[str] = [
+        self.notes: list[str] = [*opts.notes,
             (f"inputs downscaled to ≤ {opts.max_size} px (long side) before every method" if opts.max_size
              else "inputs at their original size")
             + f"; GAN runs at working size {opts.work_size or 'of their training crop'}, merged to the cell size "
@@ -148,12 +165,12 @@ class ReportBuilder:
         unavailable: list[str] = []
         for m in self.o.methods:
             try:
-                fn = _render_fn(m)
+                fn = _render_fn(m, self.o.render_options.get(m))
             except UserError as err:
                 unavailable.append(m)
                 reason = str(err)
                 fn = None
-            cols.append(_Column(slug(f"render-{m}"), m, fn, needs_mask=False))
+            cols.append(_Column(*_render_column_names(m, self.o.render_options.get(m)), fn, needs_mask=False))
         if unavailable:
             self.notes.append(f"renderers {', '.join(unavailable)}: {reason}")
         used: set[str] = set()
