@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from gan_bokeh.errors import UserError
+from gan_bokeh.io import resize_image
 
 MERGE_MODES = ("detail", "delta", "resize")
 DEFAULT_WORK_SIZE = 256
@@ -59,29 +60,6 @@ def working_shape(height: int, width: int, short_side: int, multiple: int = 4) -
     return _round(height * scale), _round(width * scale)
 
 
-def resize(image: np.ndarray, shape: tuple[int, int], *, up: str = "cubic") -> np.ndarray:
-    """Resize ``(H, W[, C])`` float32 to ``shape`` (area when shrinking, ``up`` interpolation when growing)."""
-    h, w = shape
-    if image.shape[:2] == (h, w):
-        return image
-    shrinking = h * w < image.shape[0] * image.shape[1]
-    interp = cv2.INTER_AREA if shrinking else {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}[up]
-    return cv2.resize(image, (w, h), interpolation=interp)
-
-
-def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
-    """HWC [0, 1] (one image or a same-shape stack) → ``(B, 3, H, W)`` float32 in [-1, 1]."""
-    arr = np.stack(images) if not isinstance(images, np.ndarray) or images.ndim == 3 else images
-    if arr.ndim == 3:
-        arr = arr[None]
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(0, 3, 1, 2) * 2.0 - 1.0
-
-
-def from_tensor(t: torch.Tensor) -> np.ndarray:
-    """``(B, 3, H, W)`` in [-1, 1] → float32 ``(B, H, W, 3)`` in [0, 1]."""
-    return ((t.detach().float().clamp(-1, 1) + 1.0) * 0.5).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def _ramp(tile: int, overlap: int) -> np.ndarray:
     """1-D blending window: 1 in the middle, linear ramps over ``overlap`` px at both ends."""
     r = np.ones(tile, np.float32)
@@ -101,9 +79,11 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 
 def run_network(net: nn.Module, images: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
     """Run ``net`` on a same-shape batch ``(B, H, W, 3)`` [0, 1] → ``(B, H, W, 3)`` [0, 1]."""
+    from gan_bokeh.data.tensors import images_to_tensor, tensor_to_images
+
     with torch.inference_mode():
-        out = net(to_tensor(images).to(device))
-    return from_tensor(out)
+        out = net(images_to_tensor(images).to(device))
+    return tensor_to_images(out)
 
 
 def run_tiled(net: nn.Module, image: np.ndarray, tile: int, overlap: int = 32,
@@ -166,13 +146,13 @@ def merge_full_resolution(full: np.ndarray, small: np.ndarray, generated: np.nda
     """
     shape = full.shape[:2]
     if mode == "resize":
-        out = resize(generated, shape)
+        out = resize_image(generated, shape)
     elif mode == "delta":
-        out = full + resize(generated - small, shape)
+        out = full + resize_image(generated - small, shape)
     elif mode == "detail":
         k = detail_gain(small, generated)
-        k_up = resize(k, shape, up="linear")[..., None]
-        out = resize(generated - k[..., None] * small, shape)
+        k_up = resize_image(k, shape, up="linear")[..., None]
+        out = resize_image(generated - k[..., None] * small, shape)
         out += k_up * full
     else:
         raise ValueError(f"unknown merge mode {mode!r}; choose one of {', '.join(MERGE_MODES)}")
@@ -187,7 +167,7 @@ def overlay(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np
         original: ``(H, W, 3)`` [0, 1], the full-resolution input.
         mask: ``(h, w)`` [0, 1] subject mask, any size (resized bilinearly to ``H×W``).
     """
-    m = np.ascontiguousarray(resize(np.asarray(mask, np.float32), original.shape[:2], up="linear"))
+    m = np.ascontiguousarray(resize_image(np.asarray(mask, np.float32), original.shape[:2], up="linear"))
     # one multithreaded OpenCV pass (≈ 2× faster than numpy broadcasting at 12 MP). blendLinear divides by
     # (w1 + w2 + 1e-5); weights scaled by 1024 make that floor negligible (relative error 1e-8).
     w = m * 1024.0
@@ -240,7 +220,7 @@ class FullResGenerator:
 
     def working_input(self, image: np.ndarray) -> np.ndarray:
         """Downscale ``image`` to the working resolution."""
-        return resize(image, working_shape(*image.shape[:2], self.work_size))
+        return resize_image(image, working_shape(*image.shape[:2], self.work_size))
 
     def forward_small(self, smalls: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run the network on working-size images; same-shape images are batched together."""

@@ -44,6 +44,8 @@ from gan_bokeh.io import (
     pil_to_rgb_alpha,
     read_jsonl,
     read_mask,
+    resize_image,
+    to_uint8,
     write_image,
 )
 from scrapers.attribution import attribution_line, license_info
@@ -286,14 +288,12 @@ class Result:
 
 
 def _resize(arr: np.ndarray, max_side: int) -> np.ndarray:
-    import cv2
-
+    """Shrink (area filter) so the long side is at most ``max_side``; never enlarges."""
     h, w = arr.shape[:2]
     s = max_side / max(h, w)
     if s >= 1.0:
         return arr
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+    return resize_image(arr, (max(1, round(h * s)), max(1, round(w * s))))
 
 
 def process_item(job: Job) -> Result:
@@ -320,18 +320,18 @@ def process_item(job: Job) -> Result:
         if area < job.min_person_area:
             return Result("skipped", reason=f"no person: mask covers {area:.1%} < {job.min_person_area:.1%}",
                           person_area=area)
-    rgb8 = _resize((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), job.max_side)
+    rgb8 = _resize(to_uint8(rgb), job.max_side)
     h, w = rgb8.shape[:2]
     mask_out = None
     if alpha is not None:
         dest = dest.with_suffix(".png")  # the paper's format: RGBA PNG, alpha = person mask
-        write_image(dest, rgb8, alpha=_resize((alpha * 255 + 0.5).astype(np.uint8), job.max_side))
+        write_image(dest, rgb8, alpha=_resize(to_uint8(alpha), job.max_side))
     else:
         dest = dest.with_suffix(".jpg")
         write_image(dest, rgb8, quality=job.quality)
         if mask is not None:
             mask_out = dest.with_name(dest.stem + MASK_SUFFIX)
-            write_image(mask_out, _resize((mask * 255 + 0.5).astype(np.uint8), job.max_side))
+            write_image(mask_out, _resize(to_uint8(mask), job.max_side))
     return Result("ok", path=str(dest), mask=str(mask_out) if mask_out else None, width=w, height=h,
                   person_area=area, output_sha256=sha256_file(dest))
 

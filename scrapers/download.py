@@ -126,14 +126,6 @@ def verify_file(path: Path, final_url: str = "", fraction: float = 0.8) -> tuple
     return int(info["width"]), int(info["height"]), _EXT.get(fmt, fmt.lower() or "img")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download_photo(session: requests.Session, pid: str, photo: dict[str, Any], domain_dir: Path,
                    cfg: DownloadConfig, retry: RetryConfig) -> DownloadResult:
     """Fetch the largest usable size of ``photo`` into ``domain_dir/images/<pid>.<ext>``.

@@ -19,7 +19,6 @@ What flickrapi does not do, and this wrapper adds:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -234,8 +233,3 @@ def _http_reason(err: Exception) -> str:
     if "too many" in text:
         return text[text.find("too many"):].rstrip("')\"")
     return type(reason).__name__ if reason is not None else type(err).__name__
-
-
-def parse_json_body(body: bytes) -> dict[str, Any]:
-    """Parse a Flickr JSON body (helper for tests and tools)."""
-    return json.loads(body.decode("utf-8"))

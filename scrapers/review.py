@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from gan_bokeh.errors import BadImageError, UserError
 from gan_bokeh.io import atomic_write_text, open_image, pil_to_rgb_alpha, read_jsonl, write_image
+from scrapers.manifest import MANIFEST_NAME, latest_records
 
 __all__ = ["REJECT_REASONS", "Card", "make_thumb", "parse_rejects", "read_manifest", "render_sheet",
            "write_cluster_report",
@@ -37,11 +38,7 @@ THUMB_SIZE = 256
 
 def read_manifest(raw: str | os.PathLike[str], domain: str) -> list[dict]:
     """Records of ``RAW/<domain>/manifest.jsonl``, last line per id winning, in first-seen order."""
-    recs: dict[str, dict] = {}
-    for r in read_jsonl(Path(raw) / domain / "manifest.jsonl"):
-        if "id" in r:
-            recs[str(r["id"])] = r
-    return list(recs.values())
+    return list(latest_records(read_jsonl(Path(raw) / domain / MANIFEST_NAME)).values())
 
 
 def parse_rejects(path: str | os.PathLike[str] | None) -> dict[str, str]:

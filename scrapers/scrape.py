@@ -24,8 +24,9 @@ from gan_bokeh.io import atomic_write_text
 from scrapers.attribution import license_info, page_url, write_attribution
 from scrapers.camera import check_camera
 from scrapers.config import DomainConfig, ScrapeConfig, parse_date
-from scrapers.download import available_sizes, download_photo, sha256_file, verify_file
+from scrapers.download import available_sizes, download_photo, verify_file
 from scrapers.flickr import FlickrUnavailableError
+from scrapers.hashing import sha256_file
 from scrapers.manifest import Manifest
 from scrapers.search import SearchCache, SearchQuery, excluded_tags, iter_photos, query_text
 

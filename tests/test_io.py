@@ -13,6 +13,7 @@ from gan_bokeh.errors import BadImageError, UserError
 from gan_bokeh.io import (
     append_jsonl,
     atomic_path,
+    find_by_stem,
     find_mask,
     image_info,
     list_images,
@@ -193,3 +194,15 @@ def test_output_path_and_refuse_overwriting_inputs(tmp_path):
     with pytest.raises(UserError, match="--out .*would overwrite an input"):
         refuse_overwriting_inputs(tmp_path, [tmp_path / "x.jpg"])
     refuse_overwriting_inputs(tmp_path, [tmp_path / "x.gif"])  # → x.png, not an input
+
+
+def test_find_mask_prefers_named_folder_and_find_by_stem(tmp_path):
+    img = tmp_path / "photos" / "p.jpg"
+    write_image(img, _gradient())
+    write_mask(tmp_path / "photos" / "p.mask.png", np.ones((24, 32), np.float32))
+    focal = tmp_path / "focal"
+    write_image(focal / "p.jpg", _gradient())
+    assert find_mask(img, focal, any_extension=True) == focal / "p.jpg"  # the folder the user named wins
+    assert find_mask(img, focal) == img.with_name("p.mask.png")          # .jpg masks only with any_extension
+    assert find_by_stem(focal, "p") == focal / "p.jpg"
+    assert find_by_stem(tmp_path / "photos", "p", exclude=img) is None   # never the image itself

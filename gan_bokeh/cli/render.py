@@ -190,12 +190,6 @@ def _fit(mask, shape):
     return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def _output_path(out: Path, path: Path) -> Path:
-    from gan_bokeh.io import output_path
-
-    return output_path(out, path)
-
-
 def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[int, int]) -> None:
     import numpy as np
 
@@ -217,7 +211,7 @@ def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[in
 def render_one(path: Path, args: argparse.Namespace, sources: _Sources, options: dict[str, Any]
                ) -> dict[str, Any]:
     """Render one file; returns its record for ``render.jsonl``."""
-    from gan_bokeh.io import read_image_alpha, write_image
+    from gan_bokeh.io import output_path, read_image_alpha, write_image
     from gan_bokeh.render import NEEDS_DEPTH, render_image
 
     t0 = time.perf_counter()
@@ -232,7 +226,7 @@ def render_one(path: Path, args: argparse.Namespace, sources: _Sources, options:
         out, info = render_image(image, method=args.method, mask=mask, depth=depth, **options)
     except ValueError as err:
         raise UserError(f"{path}: {err}") from err
-    dest = _output_path(args.out, path)
+    dest = output_path(args.out, path)
     meta = {"method": args.method, "mask": mask_src, "depth_source": depth_src,
             "focus": info.get("focus"), "max_radius_px": info.get("max_radius_px")}
     write_image(dest, out, quality=args.quality, pnginfo={"gan-bokeh": json.dumps(meta)})
@@ -256,7 +250,7 @@ def _failure_reason(path: Path, err: UserError) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from gan_bokeh.io import append_jsonl, atomic_write_text, list_images, refuse_overwriting_inputs
+    from gan_bokeh.io import append_jsonl, atomic_write_text, list_images, output_path, refuse_overwriting_inputs
 
     paths = list_images(args.inputs, recursive=args.recursive)
     if not paths:
@@ -272,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
     failed: list[tuple[Path, str]] = []
     bar = tqdm(paths, desc="render", unit="img", disable=not sys.stderr.isatty())
     for path in bar:
-        if not args.overwrite and _output_path(args.out, path).exists():
+        if not args.overwrite and output_path(args.out, path).exists():
             skipped += 1
             continue
         try:

@@ -139,7 +139,7 @@ def _postprocess(args: argparse.Namespace, mask: Any, depth_path: Path | None) -
     return mask, info
 
 
-def _write(args: argparse.Namespace, rgb: Any, mask: Any, outs: list[Path], meta: dict[str, str]) -> None:
+def _write(rgb: Any, mask: Any, outs: list[Path], meta: dict[str, str]) -> None:
     from gan_bokeh.io import write_mask, write_rgba
 
     for p in outs:
@@ -237,7 +237,7 @@ def _finish_one(args: argparse.Namespace, img: Path, outs: list[Path], rgb: Any,
         return
     meta = {"Software": "gan-bokeh segment", "gan-bokeh:segment-backend": backend,
             "gan-bokeh:source": img.name, **info}
-    _write(args, rgb, mask, outs, meta)
+    _write(rgb, mask, outs, meta)
     summary.done += 1
     append_jsonl(journal, {"image": str(img), "status": "done", "backend": backend,
                            "outputs": [o.name for o in outs], "coverage": round(float((mask > 0.5).mean()), 4),

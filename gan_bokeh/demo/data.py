@@ -124,13 +124,11 @@ SOURCES: tuple[SourcePhoto, ...] = (
 # --------------------------------------------------------------------------------------------- images
 def resize_short_side(arr: np.ndarray, short: int) -> np.ndarray:
     """Resize an image ``(H, W[, C])`` so its short side is ``short`` px (area filter when shrinking)."""
-    import cv2
+    from gan_bokeh.io import resize_image
 
     h, w = arr.shape[:2]
     s = short / min(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return cv2.resize(arr, size, interpolation=interp)
+    return resize_image(arr, (max(1, round(h * s)), max(1, round(w * s))), up="linear")
 
 
 def load_photo(src: SourcePhoto, short: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -264,10 +262,7 @@ def render_shallow_dof(image: np.ndarray, mask: np.ndarray, depth: np.ndarray | 
         from gan_bokeh.depth import fallback_depth
 
         depth = fallback_depth(mask)
-    try:
-        out, info = render_image(image, method="layers", mask=mask, depth=depth, max_blur=max_blur)
-    except TypeError:  # an older renderer without the max_blur option: its default strength
-        out, info = render_image(image, method="layers", mask=mask, depth=depth)
+    out, info = render_image(image, method="layers", mask=mask, depth=depth, max_blur=max_blur)
     info = {k: v for k, v in dict(info).items() if isinstance(v, (str, int, float, bool))}
     info["depth_source"] = depth_source
     return np.clip(out, 0, 1).astype(np.float32), info

@@ -201,11 +201,6 @@ def colormap_to_index(rgb: np.ndarray, name: str, n: int = 256) -> np.ndarray:
 
 def resize_depth(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a depth map to ``size = (H, W)`` (bilinear up, area down)."""
-    import cv2
+    from gan_bokeh.io import resize_image
 
-    h, w = size
-    d = np.asarray(depth, dtype=np.float32)
-    if d.shape == (h, w):
-        return d
-    interp = cv2.INTER_AREA if d.shape[0] * d.shape[1] > h * w else cv2.INTER_LINEAR
-    return cv2.resize(d, (w, h), interpolation=interp)
+    return resize_image(np.asarray(depth, dtype=np.float32), size, up="linear")

@@ -23,13 +23,6 @@ METRIC_KEYS = ("subject_psnr", "subject_ssim", "bg_hf_ratio", "edge_halo", "psnr
 PER_IMAGE_KEYS = METRIC_KEYS[:8]
 
 
-def _resize_to(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    shrink = shape[0] * shape[1] < arr.shape[0] * arr.shape[1]
-    return cv2.resize(arr, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
 def evaluate_pair(pred: np.ndarray, inp: np.ndarray, mask: np.ndarray | None = None,
                   target: np.ndarray | None = None) -> dict[str, float]:
     """All per-image metrics of one output.
@@ -64,26 +57,19 @@ def index_by_stem(folder: str | os.PathLike[str] | None) -> dict[str, Path]:
     return {p.stem: p for p in list_images(folder)}
 
 
-def find_mask_file(image_path: Path, mask_dir: str | os.PathLike[str] | None) -> Path | None:
-    """:func:`gan_bokeh.io.find_mask`, plus any image named ``<stem>.*`` in ``mask_dir`` (e.g. EBB!'s
-    ``focal/<stem>.jpg``)."""
-    from gan_bokeh.io import find_mask
-
-    return find_mask(image_path, mask_dir, any_extension=True)
-
-
 def _load_mask(inp_path: Path, alpha: np.ndarray | None, mask_dir: Path | None,
                shape: tuple[int, int]) -> np.ndarray | None:
-    from gan_bokeh.io import read_mask
+    from gan_bokeh.io import find_mask, read_mask, resize_image
 
-    found = find_mask_file(inp_path, mask_dir)
+    # any_extension: also any image "<stem>.*" in mask_dir (e.g. EBB!'s focal/<stem>.jpg)
+    found = find_mask(inp_path, mask_dir, any_extension=True)
     if found is not None:
         m = read_mask(found)
     elif alpha is not None:
         m = alpha
     else:
         return None
-    return _resize_to(m, shape) if m.shape != shape else m
+    return resize_image(m, shape, up="linear")
 
 
 def mean_metrics(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -111,7 +97,7 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
     """
     from tqdm import tqdm
 
-    from gan_bokeh.io import read_image, read_image_alpha
+    from gan_bokeh.io import read_image, read_image_alpha, resize_image
 
     preds = index_by_stem(pred_dir)
     inputs = index_by_stem(input_dir)
@@ -135,9 +121,9 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
             continue
         if pred.shape != inp.shape:
             resized.append(p.name)
-            pred = _resize_to(pred, inp.shape[:2])
+            pred = resize_image(pred, inp.shape[:2], up="linear")
         if target is not None and target.shape != inp.shape:
-            target = _resize_to(target, inp.shape[:2])
+            target = resize_image(target, inp.shape[:2], up="linear")
         try:
             mask = _load_mask(inputs[stem], alpha, mdir, inp.shape[:2])
         except BadImageError as err:  # a broken mask file: record it, carry on with the others

@@ -13,6 +13,7 @@ from gan_bokeh.io.images import (
     IMAGE_EXTENSIONS,
     MASK_SUFFIX,
     WRITABLE_EXTENSIONS,
+    find_by_stem,
     find_mask,
     image_info,
     list_images,
@@ -23,6 +24,7 @@ from gan_bokeh.io.images import (
     read_image_alpha,
     read_mask,
     refuse_overwriting_inputs,
+    resize_image,
     to_uint8,
     write_image,
     write_mask,
@@ -31,8 +33,8 @@ from gan_bokeh.io.images import (
 
 __all__ = [
     "IMAGE_EXTENSIONS", "MASK_SUFFIX", "WRITABLE_EXTENSIONS", "append_jsonl", "atomic_path", "atomic_write_bytes",
-    "atomic_write_text", "atomic_write_with", "find_mask", "fsync_dir", "image_info", "list_images", "open_image",
-    "output_path", "pil_to_rgb_alpha",
-    "read_image", "read_image_alpha", "read_jsonl", "read_mask", "refuse_overwriting_inputs", "to_uint8", "write_image",
-    "write_mask", "write_rgba",
+    "atomic_write_text", "atomic_write_with", "find_by_stem", "find_mask", "fsync_dir", "image_info",
+    "list_images", "open_image", "output_path", "pil_to_rgb_alpha",
+    "read_image", "read_image_alpha", "read_jsonl", "read_mask", "refuse_overwriting_inputs", "resize_image",
+    "to_uint8", "write_image", "write_mask", "write_rgba",
 ]

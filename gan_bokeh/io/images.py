@@ -33,6 +33,7 @@ __all__ = [
     "read_image",
     "read_image_alpha",
     "read_mask",
+    "find_by_stem",
     "find_mask",
     "write_image",
     "write_mask",
@@ -178,27 +179,51 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
     return rgb.mean(axis=2).astype(np.float32)
 
 
+def find_by_stem(folder: str | os.PathLike[str], stem: str, *,
+                 exclude: str | os.PathLike[str] | None = None) -> Path | None:
+    """``<folder>/<stem>.<ext>`` for any image extension (``.png`` first, then alphabetical), or ``None``;
+    ``exclude`` is never returned (an image is never its own mask/target)."""
+    d = Path(folder)
+    skip = Path(exclude).resolve() if exclude is not None else None
+    for ext in [".png", *sorted(IMAGE_EXTENSIONS - {".png"})]:
+        c = d / f"{stem}{ext}"
+        if c.is_file() and c.resolve() != skip:
+            return c
+    return None
+
+
 def find_mask(image_path: str | os.PathLike[str], mask_dir: str | os.PathLike[str] | None = None, *,
               any_extension: bool = False) -> Path | None:
     """Locate the mask of an image, or ``None``.
 
-    Lookup order: ``<mask_dir>/<stem>.png`` (also ``<stem>.mask.png``), then the sidecar
-    ``<stem>.mask.png`` beside the image; with ``any_extension`` last any ``<mask_dir>/<stem>.<image ext>``
-    (e.g. EBB!'s ``focal/<stem>.jpg``). The image itself is never its own mask. (An RGBA image carries its
-    own mask; callers check the alpha returned by :func:`read_image_alpha` first.)
+    Lookup order: in ``mask_dir`` ``<stem>.png``, ``<stem>.mask.png`` and, with ``any_extension``, any
+    ``<stem>.<image ext>`` (e.g. EBB!'s ``focal/<stem>.jpg``); then the sidecar ``<stem>.mask.png`` beside
+    the image. A folder the user names wins over a sidecar. The image itself is never its own mask. (An RGBA
+    image carries its own mask; callers check the alpha returned by :func:`read_image_alpha` first.)
     """
     p = Path(image_path)
-    candidates = []
     if mask_dir is not None:
         md = Path(mask_dir)
-        candidates += [md / f"{p.stem}.png", md / f"{p.stem}{MASK_SUFFIX}"]
-    candidates.append(p.with_name(p.stem + MASK_SUFFIX))
-    if any_extension and mask_dir is not None:
-        candidates += [Path(mask_dir) / f"{p.stem}{ext}" for ext in sorted(IMAGE_EXTENSIONS)]
-    for c in candidates:
-        if c.is_file() and c.resolve() != p.resolve():
-            return c
-    return None
+        for c in (md / f"{p.stem}.png", md / f"{p.stem}{MASK_SUFFIX}"):
+            if c.is_file() and c.resolve() != p.resolve():
+                return c
+        if any_extension and (found := find_by_stem(md, p.stem, exclude=p)) is not None:
+            return found
+    sidecar = p.with_name(p.stem + MASK_SUFFIX)
+    return sidecar if sidecar.is_file() and sidecar.resolve() != p.resolve() else None
+
+
+def resize_image(image: np.ndarray, shape: tuple[int, int], *, up: str = "cubic") -> np.ndarray:
+    """Resize an ``(H, W[, C])`` array to ``shape = (H, W)``: area averaging when shrinking (no aliasing from
+    large photos), ``up`` (``"cubic"`` or ``"linear"``) interpolation when enlarging; same shape → unchanged."""
+    import cv2  # lazily: reading images needs only Pillow
+
+    h, w = shape
+    if image.shape[:2] == (h, w):
+        return image
+    shrinking = h * w < image.shape[0] * image.shape[1]
+    interp = cv2.INTER_AREA if shrinking else {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}[up]
+    return cv2.resize(image, (w, h), interpolation=interp)
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:

@@ -92,11 +92,11 @@ def depth_stems(stem: str) -> set[str]:
 
 
 def _thumb(src: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    from gan_bokeh.generate import resize
+    from gan_bokeh.io import resize_image
 
     h, w = src.shape[:2]
     s = min(1.0, size / max(h, w))
-    return resize(src, (max(1, round(h * s)), max(1, round(w * s))))
+    return resize_image(src, (max(1, round(h * s)), max(1, round(w * s))))
 
 
 def depth_preview(depth: np.ndarray) -> np.ndarray:
@@ -109,11 +109,8 @@ def depth_preview(depth: np.ndarray) -> np.ndarray:
 
 
 def _render_fn(method: str, options: dict[str, Any] | None = None) -> Callable[..., np.ndarray]:
-    from gan_bokeh import render
+    from gan_bokeh.render import render_image
 
-    render_image = getattr(render, "render_image", None)
-    if render_image is None:
-        raise UserError("gan_bokeh.render.render_image is not available in this installation")
     options = dict(options or {})
 
     def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
@@ -200,26 +197,23 @@ class ReportBuilder:
 
     # ------------------------------------------------------------------------------------- inputs
     def _load_input(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-        from gan_bokeh.generate import resize
-        from gan_bokeh.io import read_image_alpha
+        from gan_bokeh.io import read_image_alpha, resize_image
 
         rgb, alpha = read_image_alpha(path)
         h, w = rgb.shape[:2]
         if self.o.max_size and max(h, w) > self.o.max_size:
             s = self.o.max_size / max(h, w)
             shape = (max(1, round(h * s)), max(1, round(w * s)))
-            rgb = resize(rgb, shape)
-            alpha = resize(alpha, shape) if alpha is not None else None
+            rgb = resize_image(rgb, shape)
+            alpha = resize_image(alpha, shape) if alpha is not None else None
         return rgb, alpha
 
     def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray | None, str]:
-        from gan_bokeh.evaluate.runner import find_mask_file
-        from gan_bokeh.generate import resize
-        from gan_bokeh.io import read_mask
+        from gan_bokeh.io import find_mask, read_mask, resize_image
 
-        found = find_mask_file(path, self.o.mask_dir)
+        found = find_mask(path, self.o.mask_dir, any_extension=True)
         if found is not None:
-            return resize(read_mask(found), image.shape[:2], up="linear"), f"mask file {found.name}"
+            return resize_image(read_mask(found), image.shape[:2], up="linear"), f"mask file {found.name}"
         if alpha is not None:
             return alpha, "alpha channel"
         cached = self.out / "cells" / "mask" / f"{path.stem}.png"
@@ -243,34 +237,29 @@ class ReportBuilder:
 
     def _depth(self, path: Path, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray | None, str]:
         from gan_bokeh.depth import find_depth_file, load_depth
-        from gan_bokeh.generate import resize
+        from gan_bokeh.io import resize_image
 
         found = find_depth_file(path, self.o.depth_dir) if self.o.depth_dir is not None else None
         if found is not None:
             d = load_depth(found, kind=self.o.depth_kind, colormap=self.o.depth_colormap)
-            return resize(d.astype(np.float32), image.shape[:2], up="linear"), f"depth file {found.name}"
+            return resize_image(d.astype(np.float32), image.shape[:2], up="linear"), f"depth file {found.name}"
         if mask is not None:
-            try:
-                from gan_bokeh.depth import fallback_depth
+            from gan_bokeh.depth import fallback_depth
 
-                return fallback_depth(mask), "fallback depth from the mask"
-            except ImportError:
-                pass
+            return fallback_depth(mask), "fallback depth from the mask"
         return None, "no depth"
 
     def _target(self, path: Path, image: np.ndarray) -> np.ndarray | None:
         """The paired real shallow-DoF photo ``<stem>.*`` from ``target_dir`` (resized to the input), if any."""
-        from gan_bokeh.evaluate.runner import find_mask_file
-        from gan_bokeh.generate import resize
-        from gan_bokeh.io import read_image
+        from gan_bokeh.io import find_by_stem, read_image, resize_image
 
         if self.o.target_dir is None:
             return None
-        found = find_mask_file(path, self.o.target_dir)  # same "<stem>.* in a folder" lookup
+        found = find_by_stem(self.o.target_dir, path.stem, exclude=path)  # never a sidecar mask beside the input
         if found is None:
             return None
         try:
-            return resize(read_image(found), image.shape[:2])
+            return resize_image(read_image(found), image.shape[:2])
         except BadImageError as err:
             self.notes.append(f"target skipped: {err}")
             return None

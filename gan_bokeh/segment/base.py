@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-import cv2
 import numpy as np
+
+from gan_bokeh.io import resize_image
 
 __all__ = ["Segmenter", "check_image", "resize_hw"]
 
@@ -44,7 +45,4 @@ def check_image(image: np.ndarray) -> np.ndarray:
 
 def resize_hw(arr: np.ndarray, h: int, w: int) -> np.ndarray:
     """Resize an image or map to ``(h, w)``: area averaging when shrinking, bilinear when enlarging."""
-    if arr.shape[0] == h and arr.shape[1] == w:
-        return arr
-    shrink = h * w < arr.shape[0] * arr.shape[1]
-    return cv2.resize(arr, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return resize_image(arr, (h, w), up="linear")
