@@ -58,6 +58,8 @@ __all__ = ["BuildOptions", "Candidate", "assign_splits", "build_dataset", "proce
 log = logging.getLogger(__name__)
 
 DOMAINS = ("A", "B")
+
+
 @dataclass
 class BuildOptions:
     raw: str
