@@ -182,8 +182,9 @@ class TrainConfig:
              "pynet.level_epochs needs one count >= 1 per entry of pynet.levels"),
             (len(p.level_batch_size) in (0, n) and all(b >= 1 for b in p.level_batch_size),
              "pynet.level_batch_size is empty or has one size >= 1 per level"),
-            (self.data.crop_size % 64 == 0,
-             "data.crop_size must be a multiple of 64 for pynet (the input is half the crop, a multiple of 32)"),
+            (self.data.crop_size % 64 == 0 and self.data.crop_size >= 128,
+             "data.crop_size must be a multiple of 64 and >= 128 for pynet (the net sees half the crop, a multiple "
+             "of 32, and its coarsest level, 1/32 of that, needs >= 2 px for instance norm)"),
             (self.data.load_size == 0 or self.data.load_size >= self.data.crop_size,
              "data.load_size must be 0 (as stored) or >= data.crop_size"),
             (min(p.pixel_weight, p.fine_pixel_weight, p.content_weight, p.ssim_weight) >= 0,
