@@ -100,6 +100,7 @@ class PairedGenerator:
     #: What ``generate.json`` records (fields shared with the GAN path's :class:`FullResGenerator`).
     work_size: str = "full (paired model)"
     merge: str = "none"
+    paired: bool = True  # lets callers tell it from a GAN's FullResGenerator
 
     def __post_init__(self) -> None:
         if self.tile and (self.tile < 64 or self.tile % 32):

@@ -99,8 +99,9 @@ def test_config_and_registry() -> None:
 def test_smoke_training_on_real_pairs_resume_mid_level_and_generate(shared_data: Path, tmp_path: Path) -> None:
     """The CPU config on the six shared real pairs (EBB! + VABD, depth read through the Spectral colour map):
     levels in order, a stop in the middle of level 1 and a resume that reproduces the uninterrupted run's
-    losses and weights exactly, then ``gan-bokeh generate`` at the photo's full size. Catches: the level not
-    restored on resume, fresh optimiser moments mid-level, crops that shift after a resume, a wrong output size.
+    losses and weights exactly, then ``gan-bokeh generate`` at the photo's full size and ``compare --runs``.
+    Catches: the level not restored on resume, fresh optimiser moments mid-level, crops that shift after a
+    resume, a wrong output size, a paired run the report cannot load. (Six pairs say nothing about quality.)
     """
     data = shared_data / "vabm"
     over = [*SMOKE, "model.depth_input=true", "data.depth_colormap=Spectral"]
@@ -128,6 +129,12 @@ def test_smoke_training_on_real_pairs_resume_mid_level_and_generate(shared_data:
     assert rc == 0
     y = read_image(out / "2977.jpg")
     assert y.shape == read_image(photo).shape and float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+    # the report shows the paired run beside a renderer (depth from the report's --depth folder)
+    rep = tmp_path / "report"
+    assert cli_main(["compare", "--input", str(photo), "--out", str(rep), "--runs", str(tmp_path / "full"),
+                     "--methods", "average", "--no-segment", "--max-size", "256",
+                     "--depth", str(data / "EBB" / "train" / "depth"), "--depth-colormap", "Spectral"]) == 0
+    assert "full (paired)" in (rep / "index.html").read_text()
     # a --depth folder without this photo's map: one-line user error, exit 2
     assert cli_main(["generate", "--checkpoint", str(tmp_path / "full"), "--input", str(photo),
                      "--out", str(tmp_path / "gen2"), "--no-overlay", "--depth", str(tmp_path)]) == 2
