@@ -96,15 +96,7 @@ class CycleGANModel(Objective):
 
     def _mask_terms(self, side: str, real: Tensor, raw: Tensor, seen: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Mask loss (eq. 10–12) of one direction on the output ``train.mask_loss_on`` names."""
-        t = self.cfg.train
-        fake = raw if t.mask_loss_on == "raw" else seen
-        feats = None
-        if self.vgg is not None:
-            with torch.no_grad():  # the target needs no gradient: one VGG pass on the real image
-                feats = self.vgg(L.masked(real, mask))
-        parts = L.mask_loss(real, fake, mask, lambda_cyc=t.lambda_cyc, lambda_mask=t.lambda_mask,
-                            vgg=self.vgg, vgg_weight=t.mask_vgg_weight, real_features=feats)
-        return {f"mask_{k}_{side}": v for k, v in parts.items()}
+        return self._mask_loss_terms(side, real, raw, seen, mask)
 
     def _generator_losses(self, real_A: Tensor, real_B: Tensor, mA: Tensor | None,
                           mB: Tensor | None) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:

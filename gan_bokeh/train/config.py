@@ -11,7 +11,10 @@ from typing import Literal
 
 from gan_bokeh.errors import UserError
 
-__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TestConfig", "LogConfig", "TrainConfig"]
+#: Allowed ``model.inputs``: generator input channels, RGB first.
+INPUT_SETS = (["rgb"], ["rgb", "mask"], ["rgb", "depth"], ["rgb", "mask", "depth"])
+
+__all__ = ["INPUT_SETS", "ModelConfig", "DataConfig", "OptimConfig", "TestConfig", "LogConfig", "TrainConfig"]
 
 
 @dataclass
@@ -29,6 +32,14 @@ class ModelConfig:
     norm: Literal["instance", "batch", "none"] = "instance"
     dropout: float = 0.0
     upsample: Literal["deconv", "resize"] = "deconv"
+    # Generator input channels (the discriminators always judge RGB): rgb + optional subject mask / depth.
+    inputs: list[str] = field(default_factory=lambda: ["rgb"])
+    # CUT / FastCUT: encoder layers of PatchNCE (None: the generator's default_feature_layers) and MLP width.
+    nce_layers: list[int] | None = None
+    nce_mlp_dim: int = 256
+    # defocus: largest blur radius at the working (crop) resolution, in pixels, and the radius stack.
+    max_radius: float = 8.0
+    n_radii: int = 6
 
 
 @dataclass
@@ -75,6 +86,12 @@ class OptimConfig:
     amp: bool = True  # CUDA only; ignored on CPU
     channels_last: bool = True  # CUDA only; slower on this kind of CPU (see docs/training.md)
     deterministic: bool = False
+    # CUT / FastCUT (None = the objective's default: CUT 1.0 / True / False, FastCUT 10.0 / False / True).
+    lambda_nce: float | None = None
+    nce_idt: bool | None = None
+    flip_equivariance: bool | None = None
+    nce_tau: float = 0.07
+    nce_patches: int = 256
 
 
 @dataclass
@@ -104,7 +121,11 @@ class TrainConfig:
 
     @property
     def needs_masks(self) -> bool:
-        return self.train.lambda_mask > 0 or self.train.mask_overlay
+        return self.train.lambda_mask > 0 or self.train.mask_overlay or "mask" in self.model.inputs
+
+    @property
+    def needs_depth(self) -> bool:
+        return "depth" in self.model.inputs
 
     @property
     def needs_vgg(self) -> bool:
@@ -128,6 +149,8 @@ class TrainConfig:
             (self.train.pool_size >= 0, "train.pool_size must be >= 0"),
             (min(self.train.lambda_cyc, self.train.lambda_idt, self.train.lambda_mask,
                  self.train.mask_vgg_weight) >= 0, "train.lambda_* and train.mask_vgg_weight must be >= 0"),
+            (self.model.inputs in INPUT_SETS, f"model.inputs {self.model.inputs}: choose one of "
+             + " | ".join("[" + ", ".join(i) + "]" for i in INPUT_SETS)),
             (min(self.log.every, self.log.image_every, self.log.save_every, self.log.latest_every) >= 1,
              "log.* intervals must be >= 1"),
         ]
