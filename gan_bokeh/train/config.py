@@ -56,6 +56,9 @@ class DataConfig:
     color_jitter: float = 0.0  # 0 = off (the paper has none); s: brightness/contrast/saturation 1±s, hue ±s/4
     num_workers: int = 2
     mask_dir: str | None = None
+    # depth files (model.inputs with depth): folder for both domains (None: beside each image) and their kind
+    depth_dir: str | None = None
+    depth_kind: Literal["auto", "depth", "disparity"] = "auto"
     cache: bool = True  # keep the resized uint8 arrays on disk: later epochs and runs skip decoding
     cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE/resized (~/.cache/gan-bokeh/resized)
 

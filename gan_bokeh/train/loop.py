@@ -144,7 +144,8 @@ class Trainer:
         if cache_dir is not None and self.info.is_main:
             log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
         ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, need_masks=c.needs_masks,
-                             mask_dir=c.data.mask_dir, cache_dir=cache_dir)
+                             mask_dir=c.data.mask_dir, cache_dir=cache_dir, need_depth=c.needs_depth,
+                             depth_dir=c.data.depth_dir, depth_kind=c.data.depth_kind)
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
