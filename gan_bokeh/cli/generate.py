@@ -50,17 +50,11 @@ def _check_paths(inputs: list[Path], input_arg: Path, out_dir: Path) -> None:
 
 
 def _mask_for(path: Path, alpha, mask_arg: Path | None, get_segmenter, image):  # noqa: ANN001
-    """The subject mask of one input, in the same order as ``render``: --mask file, ``<mask dir>/<stem>.png``
-    or a ``<stem>.mask.png`` sidecar, the RGBA alpha (unless fully opaque: then it is no mask), else the
-    segmenter."""
-    from gan_bokeh.io import find_mask, read_mask
+    """The subject mask of one input: the one rule of :mod:`gan_bokeh.io.masks`, else the segmenter."""
+    from gan_bokeh.io import load_mask
 
-    found = mask_arg if (mask_arg is not None and mask_arg.is_file()) else find_mask(path, mask_arg)
-    if found is not None:
-        return read_mask(found)
-    if alpha is not None and float(alpha.min()) < 1.0:
-        return alpha
-    return get_segmenter()(image)
+    found, _ = load_mask(path, alpha, mask_arg, shape=image.shape[:2])
+    return found if found is not None else get_segmenter()(image)
 
 
 def _generate_and_write(gen, batch: list[Path], images: list, alphas: list, masks: list | None,  # noqa: ANN001
