@@ -20,14 +20,37 @@ def _forward_backward(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return y
 
 
+def _levels(net: torch.nn.Module) -> tuple[int | None, ...]:
+    """Multi-level nets (PyNET) expose ``levels``; the others have one output."""
+    return tuple(getattr(net, "levels", (None,)))
+
+
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 @pytest.mark.parametrize("upsample", ["deconv", "resize"])
 def test_every_generator_forward_backward(name: str, upsample: str) -> None:
+    """Every registered generator, at tiny width, at every level it has: output shape, range, and a gradient
+    for each parameter that level uses (a level whose head or lower levels are cut off fails here)."""
     torch.manual_seed(0)
     net = build_generator(name, ngf=4, n_blocks=1, upsample=upsample)
-    y = _forward_backward(net, torch.rand(2, 3, 32, 32) * 2 - 1)
-    assert y.shape == (2, 3, 32, 32)
-    assert y.abs().max() <= 1.0  # tanh output
+    n = 32 if _levels(net) == (None,) else 64  # PyNET's coarsest level is 1/32: instance norm needs > 1 px
+    for level in _levels(net):
+        net.zero_grad(set_to_none=True)
+        x = torch.rand(2, 3, n, n) * 2 - 1
+        if level is None:
+            y = _forward_backward(net, x)
+            side = n
+        else:
+            y = net(x, level=level)
+            y.square().mean().backward()
+            used = {id(p) for p in net.level_parameters(level)}
+            for pname, p in net.named_parameters():
+                if id(p) in used:
+                    assert p.grad is not None and torch.isfinite(p.grad).all(), f"level {level}: {pname}"
+                else:
+                    assert p.grad is None, f"level {level} should not reach {pname}"
+            side = round(n * net.level_scale(level))
+        assert y.shape == (2, 3, side, side), (level, tuple(y.shape))
+        assert torch.isfinite(y).all() and y.abs().max() <= 1.0  # tanh output
 
 
 @pytest.mark.parametrize("name", sorted(DISCRIMINATORS))

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from gan_bokeh.cli.options import add_depth_arguments
+
 HELP = "apply a trained generator (G: A→B by default) to photos, output at full resolution"
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mask file (single input) or folder of <stem>.png masks; else RGBA alpha, "
                              "<stem>.mask.png sidecars, or the segmenter")
     parser.add_argument("--work-size", type=int, default=None, metavar="N",
-                        help="short side the generator sees (multiple of 4; default: the training crop size)")
+                        help="short side the generator sees (multiple of 4; default: the training crop size; "
+                             "paired runs: the photo's full size)")
     parser.add_argument("--merge", default="detail", choices=("detail", "delta", "resize"),
                         help="how the working-resolution result reaches full size (default: detail)")
     parser.add_argument("--tile", type=int, default=0, metavar="N",
@@ -37,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JPEG/WebP quality (95)")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per network batch")
     parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: CUDA when present)")
+    add_depth_arguments(parser, "paired (PyNET) runs whose model takes depth: depth file (one input) or folder "
+                                "of <stem>.* maps (default: a depth model)")
 
 
 def _check_paths(inputs: list[Path], input_arg: Path, out_dir: Path) -> None:
@@ -58,18 +63,20 @@ def _mask_for(path: Path, alpha, mask_arg: Path | None, get_segmenter, image):  
 
 
 def _generate_and_write(gen, batch: list[Path], images: list, alphas: list, masks: list | None,  # noqa: ANN001
-                        out_dir: Path, quality: int) -> tuple[int, list[str]]:
+                        out_dir: Path, quality: int, depths: list | None = None) -> tuple[int, list[str]]:
     """Run one batch (per image again if the batch fails, e.g. out of memory); write outputs."""
     from gan_bokeh.errors import first_line
     from gan_bokeh.io import output_path, write_image
 
+    extra = {} if depths is None else {"depths": depths}  # paired runs whose model takes depth
     try:
-        outs = gen.generate(images, masks)
+        outs = gen.generate(images, masks, **extra)
     except RuntimeError:
         outs = []
         for i, im in enumerate(images):
+            one = {} if depths is None else {"depths": [depths[i]]}
             try:
-                outs.append(gen.generate([im], None if masks is None else [masks[i]])[0])
+                outs.append(gen.generate([im], None if masks is None else [masks[i]], **one)[0])
             except RuntimeError as err:
                 outs.append(first_line(err))
     done, failed = 0, []
@@ -96,11 +103,44 @@ def _write_settings(out_dir: Path, args: argparse.Namespace, gen, state, use_ove
     atomic_write_text(out_dir / "generate.json", json.dumps(settings, indent=2) + "\n")
 
 
+def _open_generator(args: argparse.Namespace):  # noqa: ANN202 - FullResGenerator | PairedGenerator
+    """A GAN run → :class:`~gan_bokeh.generate.FullResGenerator`; a paired (PyNET) run →
+    :class:`~gan_bokeh.generate_paired.PairedGenerator` (fully convolutional: no work size or merge)."""
+    from gan_bokeh.generate import FullResGenerator
+    from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
+    from gan_bokeh.train.checkpoint import load_checkpoint
+
+    if is_paired_state(load_checkpoint(args.checkpoint)):
+        return PairedGenerator.from_checkpoint(args.checkpoint, device=args.device, tile=args.tile,
+                                               work_short=args.work_size or 0)
+    return FullResGenerator.from_checkpoint(args.checkpoint, args.direction, device=args.device,
+                                            work_size=args.work_size, merge=args.merge, tile=args.tile)
+
+
+def _depth_reader(args: argparse.Namespace):  # noqa: ANN202
+    """``(path, rgb) → depth (H, W)``: ``--depth`` file/folder, else a depth model (offline: one-line error)."""
+    from gan_bokeh.depth import check_colormap, find_depth_file, load_depth
+    from gan_bokeh.errors import UserError
+    from gan_bokeh.generate_paired import estimate_depth
+
+    check_colormap(args.depth_colormap)
+
+    def read(path: Path, rgb):  # noqa: ANN001, ANN202
+        src = find_depth_file(path, args.depth)
+        if src is not None:
+            return load_depth(src, kind=args.depth_kind, colormap=args.depth_colormap)
+        if args.depth is not None:
+            raise UserError(f"{path.name}: no depth file <stem>.* in {args.depth}")
+        return estimate_depth(rgb, device=args.device)
+
+    return read
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError
-    from gan_bokeh.generate import FullResGenerator, overlay_default
+    from gan_bokeh.generate import overlay_default
     from gan_bokeh.io import list_images, read_image_alpha
     from gan_bokeh.runtime import torch_threads
 
@@ -119,9 +159,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--mask {mask_arg}: a single mask file needs a single --input image; pass a folder")
     _check_paths(inputs, input_arg, out_dir)
     torch_threads()
-    gen, state = FullResGenerator.from_checkpoint(
-        args.checkpoint, args.direction, device=args.device, work_size=args.work_size,
-        merge=args.merge, tile=args.tile)
+    gen, state = _open_generator(args)
+    depth_of = _depth_reader(args) if getattr(gen, "uses_depth", False) else None
     use_overlay = overlay_default(state) if args.overlay is None else args.overlay
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_settings(out_dir, args, gen, state, use_overlay)
@@ -141,11 +180,13 @@ def run(args: argparse.Namespace) -> int:
     done, skipped, failed = 0, [], []
     bar = tqdm(total=len(inputs), unit="img", desc="generate", disable=not sys.stderr.isatty())
     for start in range(0, len(inputs), args.batch_size):
-        batch, images, alphas, masks = [], [], [], []
+        batch, images, alphas, masks, depths = [], [], [], [], []
         for p in inputs[start:start + args.batch_size]:
             try:
                 rgb, alpha = read_image_alpha(p)
                 m = _mask_for(p, alpha, mask_arg, get_segmenter, rgb) if use_overlay else None
+                if depth_of is not None:
+                    depths.append(depth_of(p, rgb))
             except BadImageError as err:  # the input, or its mask file
                 skipped.append(f"{p.name}: {err.reason}" if Path(err.path) == p else f"{p.name}: {err}")
                 log.warning("skip %s", err)
@@ -157,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             masks.append(m)
         if batch:
             ok, bad = _generate_and_write(gen, batch, images, alphas, masks if use_overlay else None,
-                                          out_dir, args.jpeg_quality)
+                                          out_dir, args.jpeg_quality, depths if depth_of is not None else None)
             done += ok
             failed += bad
             bar.update(len(batch))

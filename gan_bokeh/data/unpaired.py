@@ -28,7 +28,8 @@ from gan_bokeh.data.transforms import load_resized
 from gan_bokeh.errors import BadImageError, UserError
 from gan_bokeh.io import find_mask_file, image_info, list_images
 
-__all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "ItemKey", "MASK_HOWTO"]
+__all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "collate_skipping_bad", "ItemKey",
+           "MASK_HOWTO"]
 
 log = logging.getLogger(__name__)
 
@@ -175,17 +176,22 @@ def _chw(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
-def collate_unpaired(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack good items; ``batch["bad"]`` lists ``(path, reason)`` of skipped ones; ``batch["A"]`` is
-    ``None`` when every item of the batch was unreadable."""
+def collate_skipping_bad(items: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Stack good items; ``batch["bad"]`` lists ``(path, reason)`` of skipped ones; ``batch[key]`` is
+    ``None`` when every item of the batch was bad."""
     good = [it for it in items if "bad" not in it]
     bad = [b for it in items if "bad" in it for b in it["bad"]]
-    out: dict[str, Any] = {"bad": bad, "A": None}
+    out: dict[str, Any] = {"bad": bad, key: None}
     if good:
         for k in good[0]:
             vals = [it[k] for it in good]
             out[k] = torch.stack(vals) if isinstance(vals[0], torch.Tensor) else vals
     return out
+
+
+def collate_unpaired(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`collate_skipping_bad` keyed on ``A`` (``batch["A"]`` is ``None`` when all items were bad)."""
+    return collate_skipping_bad(items, "A")
 
 
 class UnpairedBatchSampler(torch.utils.data.Sampler[list[ItemKey]]):

@@ -2,6 +2,7 @@
 
 from gan_bokeh.nets import discriminators as _discriminators  # noqa: F401  (registers)
 from gan_bokeh.nets import generators as _generators  # noqa: F401  (registers)
+from gan_bokeh.nets import pynet as _pynet  # noqa: F401  (registers)
 from gan_bokeh.nets.registry import (
     DISCRIMINATORS,
     GENERATORS,

@@ -177,21 +177,30 @@ class ReportBuilder:
                 label += "_"
             used.add(label)
             gen = self._load_run(run)
-            cols.append(_Column(slug(f"gan-{label}"), f"{label} (GAN)", self._gan_fn(gen, False)))
+            kind = "paired" if getattr(gen, "paired", False) else "GAN"
+            cols.append(_Column(slug(f"gan-{label}"), f"{label} ({kind})", self._gan_fn(gen, False)))
             cols.append(_Column(slug(f"gan-{label}-overlay"), f"{label} + overlay", self._gan_fn(gen, True),
                                 needs_mask=True))
         return cols
 
     def _load_run(self, run: str | os.PathLike[str]) -> Any:
+        """A GAN run's :class:`FullResGenerator`, or a paired (PyNET) run's :class:`PairedGenerator`."""
         from gan_bokeh.generate import FullResGenerator
+        from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
+        from gan_bokeh.train.checkpoint import load_checkpoint
 
+        if is_paired_state(load_checkpoint(run)):
+            return PairedGenerator.from_checkpoint(run, device=self.o.device)[0]
         gen, _state = FullResGenerator.from_checkpoint(run, "AtoB", device=self.o.device, work_size=self.o.work_size)
         return gen
 
     @staticmethod
     def _gan_fn(gen: Any, with_overlay: bool) -> Callable[..., np.ndarray]:
-        def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:  # noqa: ARG001
-            return gen(image, mask if with_overlay else None)
+        def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
+            m = mask if with_overlay else None
+            if getattr(gen, "paired", False):  # the report's depth (file or mask fallback) when the model takes it
+                return gen.generate([image], None if m is None else [m], [depth])[0]
+            return gen(image, m)
 
         return make
 

@@ -11,13 +11,15 @@ from typing import Literal
 
 from gan_bokeh.errors import UserError
 
-__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TestConfig", "LogConfig", "TrainConfig"]
+__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "PyNETConfig", "TestConfig", "LogConfig", "TrainConfig"]
 
 
 @dataclass
 class ModelConfig:
-    """Networks (paper Fig. 5). Names come from the registries in :mod:`gan_bokeh.nets`."""
+    """Objective and networks (paper Fig. 5). Names come from the registries in :mod:`gan_bokeh.objectives`
+    and :mod:`gan_bokeh.nets`."""
 
+    objective: str = "cyclegan"
     generator: str = "resnet_9blocks"
     discriminator: str = "patchgan_3layers"
     ngf: int = 64
@@ -27,6 +29,7 @@ class ModelConfig:
     norm: Literal["instance", "batch", "none"] = "instance"
     dropout: float = 0.0
     upsample: Literal["deconv", "resize"] = "deconv"
+    depth_input: bool = False  # paired objectives: stack a depth map with the photo (EBB!: MegaDepth maps)
 
 
 @dataclass
@@ -45,6 +48,8 @@ class DataConfig:
     mask_dir: str | None = None
     cache: bool = True  # keep the resized uint8 arrays on disk: later epochs and runs skip decoding
     cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE/resized (~/.cache/gan-bokeh/resized)
+    depth_kind: Literal["depth", "disparity"] = "depth"  # paired data with model.depth_input: file values
+    depth_colormap: str | None = None  # colour-mapped depth files (the VABM/VABD maps: Spectral)
 
 
 @dataclass
@@ -69,9 +74,34 @@ class OptimConfig:
     lambda_mask: float = 0.0
     mask_vgg_weight: float = 1.0
     mask_overlay: bool = False
+    mask_loss_on: Literal["raw", "overlaid"] = "raw"  # raw: G(x) before the overlay (see objectives/cyclegan.py)
     amp: bool = True  # CUDA only; ignored on CPU
     channels_last: bool = True  # CUDA only; slower on this kind of CPU (see docs/training.md)
     deterministic: bool = False
+
+
+@dataclass
+class PyNETConfig:
+    """Level-by-level training of the ``pynet`` objective (section ``pynet``).
+
+    ``levels`` are trained in the order given (coarsest first, 7 … 1), level ``levels[i]`` for
+    ``level_epochs[i]`` epochs, with ``level_batch_size[i]`` pairs per batch (empty: ``train.batch_size``).
+    Losses (the authors' bokeh recipe): levels above ``fine_level`` train on ``pixel_weight · L1``; levels
+    ``<= fine_level`` on ``fine_pixel_weight · L1 + content_weight · MSE(VGG19 relu5_4) +
+    ssim_weight · (1 − SSIM)``. L1/SSIM on [0, 1] images.
+    """
+
+    levels: list[int] = field(default_factory=lambda: [7, 6, 5, 4, 3, 2, 1])
+    level_epochs: list[int] = field(default_factory=lambda: [1, 1, 1, 1, 1, 1, 1])
+    level_batch_size: list[int] = field(default_factory=list)
+    fine_level: int = 1
+    pixel_weight: float = 100.0
+    fine_pixel_weight: float = 10.0
+    # The authors weight 0.1 on VGG features of 0–255 images; torchvision's normalisation scales inputs by
+    # 1/(255·0.226), so features shrink ~58× and their MSE ~3300×: 0.1 × 3300 ≈ 330 keeps the balance
+    # (approximate: ReLU layers with biases are not exactly homogeneous).
+    content_weight: float = 330.0
+    ssim_weight: float = 10.0
 
 
 @dataclass
@@ -97,6 +127,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: OptimConfig = field(default_factory=OptimConfig)
     test: TestConfig = field(default_factory=TestConfig)
+    pynet: PyNETConfig = field(default_factory=PyNETConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     @property
@@ -105,6 +136,9 @@ class TrainConfig:
 
     @property
     def needs_vgg(self) -> bool:
+        if self.model.objective == "pynet":
+            p = self.pynet
+            return p.content_weight > 0 and any(lv <= p.fine_level for lv in p.levels)
         return self.train.lambda_mask > 0 and self.train.mask_vgg_weight > 0
 
     def validate(self) -> None:
@@ -115,7 +149,9 @@ class TrainConfig:
             (self.data.crop_size % 4 == 0, "data.crop_size must be a multiple of 4 (two stride-2 stages)"),
             (self.data.crop_size >= 3 * 2**self.model.n_layers_d,
              f"data.crop_size must be >= {3 * 2**self.model.n_layers_d} for a {self.model.n_layers_d}-layer PatchGAN"),
-            (self.data.load_size >= self.data.crop_size, "data.load_size must be >= data.crop_size"),
+            (self.data.load_size >= self.data.crop_size
+             or (self.data.load_size == 0 and self.model.objective != "cyclegan"),
+             "data.load_size must be >= data.crop_size"),
             (self.data.num_workers >= 0, "data.num_workers must be >= 0"),
             (0.0 <= self.data.color_jitter <= 1.0, "data.color_jitter must be in [0, 1] (0 = off)"),
             (self.train.batch_size >= 1, "train.batch_size must be >= 1"),
@@ -128,6 +164,29 @@ class TrainConfig:
             (min(self.log.every, self.log.image_every, self.log.save_every, self.log.latest_every) >= 1,
              "log.* intervals must be >= 1"),
         ]
+        if self.model.objective == "pynet":
+            checks += self._pynet_checks()
         for ok, msg in checks:
             if not ok:
                 raise UserError(msg)
+
+    def _pynet_checks(self) -> list[tuple[bool, str]]:
+        p, n = self.pynet, len(self.pynet.levels)
+        return [
+            (self.model.generator == "pynet", "model.generator must be pynet for model.objective pynet"),
+            (n >= 1 and all(1 <= lv <= 7 for lv in p.levels),
+             "pynet.levels must be levels 1..7, e.g. [7, 6, 5, 4, 3, 2, 1]"),
+            (all(a > b for a, b in zip(p.levels, p.levels[1:], strict=False)),
+             "pynet.levels must go from coarse to fine (decreasing)"),
+            (len(p.level_epochs) == n and all(e >= 1 for e in p.level_epochs),
+             "pynet.level_epochs needs one count >= 1 per entry of pynet.levels"),
+            (len(p.level_batch_size) in (0, n) and all(b >= 1 for b in p.level_batch_size),
+             "pynet.level_batch_size is empty or has one size >= 1 per level"),
+            (self.data.crop_size % 64 == 0 and self.data.crop_size >= 128,
+             "data.crop_size must be a multiple of 64 and >= 128 for pynet (the net sees half the crop, a multiple "
+             "of 32, and its coarsest level, 1/32 of that, needs >= 2 px for instance norm)"),
+            (self.data.load_size == 0 or self.data.load_size >= self.data.crop_size,
+             "data.load_size must be 0 (as stored) or >= data.crop_size"),
+            (min(p.pixel_weight, p.fine_pixel_weight, p.content_weight, p.ssim_weight) >= 0,
+             "pynet.*_weight must be >= 0"),
+        ]

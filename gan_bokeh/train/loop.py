@@ -20,16 +20,10 @@ import torch
 from torch import nn
 
 from gan_bokeh.config import dump_config, to_dict
-from gan_bokeh.data import (
-    PairedAugment,
-    UnpairedBatchSampler,
-    UnpairedDataset,
-    augment_batch,
-    collate_unpaired,
-    default_cache_dir,
-)
+from gan_bokeh.data import default_cache_dir
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import append_jsonl, atomic_write_text, read_jsonl
+from gan_bokeh.objectives import NonFiniteLossError, Objective, build_objective, objective_class
 from gan_bokeh.runtime import pick_device
 from gan_bokeh.train import checkpoint as ckpt
 from gan_bokeh.train.config import TrainConfig
@@ -42,7 +36,6 @@ from gan_bokeh.train.distributed import (
     is_distributed,
     shutdown_distributed,
 )
-from gan_bokeh.train.model import LOSS_TERMS, CycleGANModel, NonFiniteLossError
 from gan_bokeh.train.rng import rng_state, seed_everything, set_rng_state
 
 __all__ = ["RunOptions", "TrainResult", "train"]
@@ -128,7 +121,7 @@ class Trainer:
         self.warned: set[str] = set()
         self.writer: Any = None
         self.bar: Any = None
-        self.augment = PairedAugment(cfg.data.crop_size, flip=cfg.data.flip, color_jitter=cfg.data.color_jitter)
+        self.kind = objective_class(cfg.model.objective)  # data/schedule hooks, before any objective exists
 
     # -- set-up: every check happens before anything is written or the process group exists ---------------
     def _pick_device(self) -> torch.device:
@@ -138,13 +131,12 @@ class Trainer:
             torch.cuda.set_device(device)
         return device
 
-    def _check(self) -> tuple[UnpairedDataset, dict[str, Any] | None, nn.Module | None]:
+    def _check(self) -> tuple[Any, dict[str, Any] | None, nn.Module | None]:
         c = self.cfg
         cache_dir = (c.data.cache_dir or default_cache_dir()) if c.data.cache else None
         if cache_dir is not None and self.info.is_main:
             log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
-        ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, need_masks=c.needs_masks,
-                             mask_dir=c.data.mask_dir, cache_dir=cache_dir)
+        ds = self.kind.make_dataset(c, Path(self.opts.data), cache_dir)
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
@@ -158,15 +150,10 @@ class Trainer:
             raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or pick another --name")
         vgg = None
         if c.needs_vgg:
-            if self.opts.vgg is not None:
-                vgg = self.opts.vgg
-            else:
-                from gan_bokeh.train.models import build_mask_vgg
-
-                vgg = build_mask_vgg(self.opts.vgg_weights)
+            vgg = self.opts.vgg if self.opts.vgg is not None else self.kind.build_vgg(c, self.opts.vgg_weights)
         return ds, state, vgg
 
-    def _setup(self) -> tuple[UnpairedDataset, CycleGANModel]:
+    def _setup(self) -> tuple[Any, Objective]:
         ds, state, vgg = self._check()
         if self.cfg.train.deterministic:
             torch.use_deterministic_algorithms(True)
@@ -174,7 +161,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels
         init_distributed(self.info, self.device)
         seed_everything(self.cfg.train.seed + self.info.rank)
-        model = CycleGANModel(self.cfg, self.device, vgg=vgg, rank=self.info.rank)
+        model = build_objective(self.cfg, self.device, vgg=vgg, rank=self.info.rank)
         if state is not None:
             self._restore(model, state)
         if self.info.enabled:
@@ -184,7 +171,7 @@ class Trainer:
         barrier()
         return ds, model
 
-    def _restore(self, model: CycleGANModel, state: dict[str, Any]) -> None:
+    def _restore(self, model: Objective, state: dict[str, Any]) -> None:
         by_rank = state.get("pools_by_rank")
         pools = by_rank[self.info.rank] if by_rank and len(by_rank) == self.info.world_size else None
         model.load_state_dict(state, pools=pools)
@@ -226,14 +213,13 @@ class Trainer:
             shutdown_distributed()
 
     def _total_epochs(self) -> int:
-        return self.cfg.train.n_epochs + self.cfg.train.n_epochs_decay
+        return self.kind.total_epochs(self.cfg)
 
-    def _run(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> TrainResult:
+    def _run(self, ds: Any, model: Objective, stop: _StopFlag) -> TrainResult:
         from tqdm import tqdm
 
         p, max_iters = self.progress, self.opts.max_iters
-        per_epoch = self._sampler(ds, 0, 0).batches_per_epoch
-        total = per_epoch * self._total_epochs()
+        total = sum(self._sampler(ds, e, 0).batches_per_epoch for e in range(self._total_epochs()))
         if max_iters is not None:
             total = min(total, max_iters)
         show = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
@@ -243,6 +229,7 @@ class Trainer:
             log.info("already at iteration %d >= --max-iters %d; nothing to do", p.iteration, max_iters)
             return TrainResult(p.iteration, p.epoch, "max_iters", self.ckpt_dir / "latest.pt")
         while p.epoch < self._total_epochs():
+            model.start_epoch(p.epoch)
             reason = self._run_epoch(ds, model, stop)
             if reason is not None:
                 path = self._save(model)
@@ -260,22 +247,21 @@ class Trainer:
             log.info("training done: %d iterations, %d epochs; checkpoint %s", p.iteration, p.epoch, path)
         return TrainResult(p.iteration, p.epoch, "done", path, sorted(self.warned))
 
-    def _sampler(self, ds: UnpairedDataset, epoch: int, start: int) -> UnpairedBatchSampler:
-        return UnpairedBatchSampler(ds.n_a, ds.n_b, batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed,
-                                    epoch=epoch, start_batch=start, rank=self.info.rank,
-                                    world_size=self.info.world_size)
+    def _sampler(self, ds: Any, epoch: int, start: int) -> Any:
+        return self.kind.make_sampler(ds, self.cfg, epoch=epoch, start=start, rank=self.info.rank,
+                                      world_size=self.info.world_size)
 
-    def _loader(self, ds: UnpairedDataset) -> torch.utils.data.DataLoader:
+    def _loader(self, ds: Any) -> torch.utils.data.DataLoader:
         nw = self.cfg.data.num_workers
         sampler = self._sampler(ds, self.progress.epoch, self.progress.batch)
         # Own generator: a DataLoader otherwise draws its workers' base seed from torch's global RNG, which
         # the device-side augmentation uses, so a loader created at a resume point would shift every crop.
         gen = torch.Generator().manual_seed(self.cfg.train.seed)
-        return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_unpaired, num_workers=nw,
+        return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=self.kind.collate, num_workers=nw,
                                            pin_memory=self.device.type == "cuda", persistent_workers=False,
                                            generator=gen)
 
-    def _run_epoch(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> str | None:
+    def _run_epoch(self, ds: Any, model: Objective, stop: _StopFlag) -> str | None:
         p, t0 = self.progress, time.monotonic()
         sums: dict[str, float] = defaultdict(float)
         steps, skipped = 0, 0
@@ -291,8 +277,8 @@ class Trainer:
                 break
             for path, reason in (batch or {}).get("bad", []):
                 skipped += 1
-                self._warn_bad(path, reason)
-            no_batch, stopping = any_flag(batch is None or batch["A"] is None, stop.signum is not None,
+                self._warn_bad(path, reason, model.SKIPPED)
+            no_batch, stopping = any_flag(batch is None or batch[model.BATCH_KEY] is None, stop.signum is not None,
                                           device=self.device)
             if stopping:
                 return "signal"
@@ -310,13 +296,13 @@ class Trainer:
             self._periodic_save(model)
         if steps == 0 and skipped > 0:
             # Every drawn image was unreadable: running on would "finish" having trained nothing.
-            raise UserError(f"epoch {p.epoch + 1}: no trainable batch, all {skipped} drawn image(s) were unreadable "
-                            "(listed above); fix or remove them and run again")
+            raise UserError(f"epoch {p.epoch + 1}: no trainable batch, all {skipped} drawn item(s) were skipped as "
+                            f"{model.SKIPPED}s (listed above); fix or remove them and run again")
         self._epoch_summary(model, steps, skipped, sums, time.monotonic() - t0)
         return None
 
-    def _step(self, model: CycleGANModel, batch: dict[str, Any]) -> dict[str, float]:
-        batch = augment_batch(batch, self.augment, self.device)  # crop/flip/jitter on the training device
+    def _step(self, model: Objective, batch: dict[str, Any]) -> dict[str, float]:
+        batch = model.prepare_batch(batch)  # crop/flip/jitter (or scaling) on the training device
         try:
             return model.step(batch)
         except NonFiniteLossError as err:
@@ -325,68 +311,69 @@ class Trainer:
             raise UserError(f"training stopped at iteration {self.progress.iteration + 1}: {err}; {kept} "
                             "(resume with --resume, e.g. with a lower --set train.lr=...)") from None
 
-    def _warn_bad(self, path: str, reason: str) -> None:
+    def _warn_bad(self, path: str, reason: str, what: str = "unreadable image") -> None:
         if path not in self.warned:
             self.warned.add(path)
-            log.warning("skipping unreadable image %s: %s", path, reason)
+            log.warning("skipping %s %s: %s", what, path, reason)
 
     # -- logging ------------------------------------------------------------------------------------------
-    def _log(self, model: CycleGANModel, losses: dict[str, float]) -> None:
+    def _log(self, model: Objective, losses: dict[str, float]) -> None:
         p = self.progress
         self.bar.update(1)
         if not self.info.is_main:
             return
         if p.iteration % self.cfg.log.every == 0:
-            rec = {"epoch": p.epoch + 1, "iter": p.iteration, "lr": model.lr, **losses}
+            rec = {"epoch": p.epoch + 1, "iter": p.iteration, "lr": model.lr, **model.log_extra(), **losses}
             append_jsonl(self.metrics_path, rec, fsync=False)
             for k, v in losses.items():
                 self.writer.add_scalar(f"loss/{k}", v, p.iteration)
             self.writer.add_scalar("lr", model.lr, p.iteration)
-            self.bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("G_A", "D_B", "cycle_A") if k in losses},
+            self.bar.set_postfix({k: f"{losses[k]:.3f}" for k in model.BAR_TERMS if k in losses},
                                  refresh=False)
         if p.iteration % self.cfg.log.image_every == 0 or p.iteration == 1:
             self._log_images(model)
 
-    def _log_images(self, model: CycleGANModel) -> None:
+    def _log_images(self, model: Objective) -> None:
         from torchvision.utils import make_grid
 
         v = model.visuals
-        rows = (("A", ("real_A", "fake_B", "rec_A", "mask_A")), ("B", ("real_B", "fake_A", "rec_B", "mask_B")))
-        for side, names in rows:
+        for side, names in model.VISUAL_ROWS:
             tiles = []
             for n in names:
                 if n not in v:
                     continue
                 x = v[n][:1].detach().float().cpu()
                 x = x.expand(-1, 3, -1, -1) if n.startswith("mask") else (x + 1) / 2
+                if tiles and x.shape[2:] != tiles[0].shape[2:]:  # multi-scale visuals (PyNET levels)
+                    x = torch.nn.functional.interpolate(x, size=tiles[0].shape[2:], mode="nearest")
                 tiles.append(x.clamp(0, 1))
             self.writer.add_image(f"images/{side}: " + " | ".join(n for n in names if n in v),
                                   make_grid(torch.cat(tiles), nrow=len(tiles)), self.progress.iteration)
 
-    def _epoch_summary(self, model: CycleGANModel, steps: int, skipped: int, sums: dict[str, float], dt: float) -> None:
+    def _epoch_summary(self, model: Objective, steps: int, skipped: int, sums: dict[str, float], dt: float) -> None:
         if not self.info.is_main:
             return
         p = self.progress
-        means = " ".join(f"{k} {sums[k] / steps:.3f}" for k in (*LOSS_TERMS, *sorted(set(sums) - set(LOSS_TERMS)))
-                         if k in sums) if steps else "no steps"
-        log.info("epoch %d/%d: %d it in %.0f s (%.2f s/it), lr %.2e, %s%s", p.epoch + 1, self._total_epochs(),
-                 steps, dt, dt / max(steps, 1), model.lr, means,
-                 f", skipped {skipped} unreadable image(s)" if skipped else "")
+        order = (*model.LOSS_TERMS, *sorted(set(sums) - set(model.LOSS_TERMS)))
+        means = " ".join(f"{k} {sums[k] / steps:.3f}" for k in order if k in sums) if steps else "no steps"
+        log.info("epoch %d/%d%s: %d it in %.0f s (%.2f s/it), lr %.2e, %s%s", p.epoch + 1, self._total_epochs(),
+                 model.epoch_note(), steps, dt, dt / max(steps, 1), model.lr, means,
+                 f", skipped {skipped} {model.SKIPPED}(s)" if skipped else "")
 
     # -- checkpoints --------------------------------------------------------------------------------------
-    def _periodic_save(self, model: CycleGANModel) -> None:
+    def _periodic_save(self, model: Objective) -> None:
         it, lg = self.progress.iteration, self.cfg.log
         if it % lg.save_every == 0:
             self._save(model, numbered=True)
         elif it % lg.latest_every == 0:
             self._save(model, numbered=False)
 
-    def _state(self, model: CycleGANModel) -> dict[str, Any]:
+    def _state(self, model: Objective) -> dict[str, Any]:
         p = self.progress
         state = {**model.state_dict(), "config": to_dict(self.cfg), "iteration": p.iteration, "epoch": p.epoch,
                  "progress": {"epoch": p.epoch, "batch": p.batch, "iteration": p.iteration},
                  "world_size": self.info.world_size}
-        pools, rng = model.state_dict()["pools"], rng_state()
+        pools, rng = model.pools_state(), rng_state()
         if is_distributed():  # every rank's pools and RNGs, so a DDP run resumes exactly too
             import torch.distributed as dist
 
@@ -398,7 +385,7 @@ class Trainer:
             state["pools_by_rank"], state["rng_by_rank"] = [pools], [rng]
         return state
 
-    def _save(self, model: CycleGANModel, numbered: bool = True) -> Path:
+    def _save(self, model: Objective, numbered: bool = True) -> Path:
         state = self._state(model)  # collective under DDP: every rank takes part
         latest = self.ckpt_dir / "latest.pt"
         if self.info.is_main:
