@@ -58,16 +58,13 @@ def _check_paths(inputs: list[Path], input_arg: Path, out_dir: Path) -> None:
 
 
 def _mask_for(path: Path, alpha, mask_arg: Path | None, get_segmenter, image):  # noqa: ANN001
-    """The subject mask of one input and its source, in the same order as ``render``: --mask file,
-    ``<mask dir>/<stem>.png`` or a ``<stem>.mask.png`` sidecar, the RGBA alpha (unless fully opaque: then it
-    is no mask), else the segmenter."""
-    from gan_bokeh.io import find_mask, read_mask
+    """The subject mask of one input and its source: the one rule of :mod:`gan_bokeh.io.masks`, else the
+    segmenter."""
+    from gan_bokeh.io import load_mask
 
-    found = mask_arg if (mask_arg is not None and mask_arg.is_file()) else find_mask(path, mask_arg)
+    found, label = load_mask(path, alpha, mask_arg, shape=image.shape[:2])
     if found is not None:
-        return read_mask(found), "file"
-    if alpha is not None and float(alpha.min()) < 1.0:
-        return alpha, "alpha channel"
+        return found, label
     seg = get_segmenter()
     return seg(image), f"segmenter:{getattr(seg, 'name', 'auto')}"
 

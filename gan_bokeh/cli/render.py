@@ -6,8 +6,9 @@ settings to ``OUT/render.json``. With ``--save-maps``: ``OUT/maps/<stem>.depth.p
 and, for ``layers``, ``OUT/maps/<stem>.radius.png`` (blur radius, white = ``max_radius_px`` of the record).
 
 Depth: ``--depth`` file/folder, else MiDaS through torch.hub (internet once), else an offline guess from
-the mask (subject plane + ground ramp), recorded as ``depth_source``. Masks: ``--mask`` file/folder, a
-``<stem>.mask.png`` sidecar, the input's alpha channel, else the person segmenter (``--no-segment`` skips).
+the mask (subject plane + ground ramp), recorded as ``depth_source``. Masks: the one rule of
+:mod:`gan_bokeh.io.masks` (``--mask`` file/folder, a ``<stem>.mask.png`` sidecar, the input's alpha channel
+unless fully opaque), else the person segmenter (``--no-segment`` skips).
 """
 
 from __future__ import annotations
@@ -134,14 +135,12 @@ class _Sources:
     def mask(self, path: Path, image, alpha) -> tuple[Any, str]:
         import numpy as np
 
-        from gan_bokeh.io import find_mask, read_mask
+        from gan_bokeh.io import load_mask
 
         a = self.args
-        src = a.mask if (a.mask is not None and a.mask.is_file()) else find_mask(path, a.mask)
-        if src is not None:
-            return _fit(read_mask(src), image.shape[:2]), f"file:{src}"
-        if alpha is not None and float(alpha.min()) < 1.0:
-            return alpha.astype(np.float32), "alpha channel"
+        found, label = load_mask(path, alpha, a.mask, shape=image.shape[:2])  # the one mask rule (gan_bokeh.io.masks)
+        if found is not None:
+            return found, label
         if self.segmenter_failed:
             return None, "none"
         if self.segmenter is None:
@@ -180,14 +179,6 @@ class _Sources:
         from gan_bokeh.depth import find_depth_file
 
         return find_depth_file(path, self.args.depth)
-
-
-def _fit(mask, shape):
-    import cv2
-
-    if mask.shape == tuple(shape):
-        return mask
-    return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[int, int]) -> None:

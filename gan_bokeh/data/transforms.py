@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from gan_bokeh.errors import BadImageError
-from gan_bokeh.io import open_image, pil_to_rgb_alpha, read_mask, to_uint8
+from gan_bokeh.io import alpha_is_mask, open_image, pil_to_rgb_alpha, read_mask, to_uint8
 
 __all__ = ["resize_square", "load_resized"]
 
@@ -43,13 +43,15 @@ def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os
         path: the image.
         size: output side (``data.load_size``).
         mask_path: a mask file (sidecar or ``data.mask_dir``); it wins over the image's alpha channel.
-        need_mask: return a mask (from ``mask_path``, else the alpha channel).
+        need_mask: return a mask (from ``mask_path``, else the alpha channel unless fully opaque: the one
+            rule of :mod:`gan_bokeh.io.masks`).
 
     Returns:
         ``(rgb, mask)``: uint8 ``(size, size, 3)`` and uint8 ``(size, size)`` (``None`` unless ``need_mask``).
 
     Raises:
-        BadImageError: unreadable image or mask, or a mask is needed and the image has no alpha channel.
+        BadImageError: unreadable image or mask, or a mask is needed and the image has no alpha channel
+            (or a fully opaque one).
     """
     rgb, alpha = pil_to_rgb_alpha(open_image(path, draft=(size, size)))
     mask = None
@@ -57,6 +59,9 @@ def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os
         mask = read_mask(mask_path) if mask_path is not None else alpha
         if mask is None:
             raise BadImageError(path, "its alpha channel (the mask) is missing")
+        if mask_path is None and not alpha_is_mask(alpha):  # the one mask rule: opaque alpha = no mask
+            raise BadImageError(path, "its alpha channel is fully opaque, so it has no subject mask; "
+                                      "add a <stem>.mask.png sidecar")
         mask = to_uint8(resize_square(mask, size))
     # uint8 out: 4x less memory, cache disk and host-to-device traffic than float32
     return to_uint8(resize_square(rgb, size)), mask

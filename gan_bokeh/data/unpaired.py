@@ -1,7 +1,8 @@
 """Unpaired two-domain dataset (``trainA/``, ``trainB/``) with optional subject masks and depth maps.
 
-Masks (paper §3.4): the alpha channel of an RGBA PNG, or a mask file of the same stem — a sidecar
-``<stem>.mask.png`` beside the image or ``<mask_dir>/<stem>.png``. An explicit mask file wins over alpha.
+Masks (paper §3.4): the one rule of :mod:`gan_bokeh.io.masks` — a mask file of the same stem in
+``data.mask_dir``, else a sidecar ``<stem>.mask.png``, else the alpha channel of an RGBA PNG unless it is fully
+opaque (then the image has no mask: with masks needed it is skipped when loaded, and named in the log).
 
 Depth (generator input ``model.inputs`` with ``depth``): a depth file found by
 :func:`gan_bokeh.depth.find_depth_file` in ``depth_dir`` (default: beside the image: ``<stem>_depth.png``,
@@ -32,7 +33,7 @@ from gan_bokeh.data.cache import ArrayCache, file_identity
 from gan_bokeh.data.transforms import load_resized, resize_square
 from gan_bokeh.depth import fallback_depth, find_depth_file, load_depth
 from gan_bokeh.errors import BadImageError, UserError
-from gan_bokeh.io import find_mask, image_info, list_images, to_uint8
+from gan_bokeh.io import find_mask_file, image_info, list_images, to_uint8
 
 __all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "collate_skipping_bad", "ItemKey",
            "MASK_HOWTO"]
@@ -126,7 +127,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
             paths = _dedupe_stems(list_images(d))
             if not paths:
                 raise UserError(f"{d}: no images (.jpg/.png/...) found; put the domain-{dom} photos there")
-            masks: dict[Path, Path | None] = {p: find_mask(p, self.mask_dir) for p in paths}
+            masks: dict[Path, Path | None] = {p: find_mask_file(p, self.mask_dir) for p in paths}
             if need_masks:
                 paths = self._keep_masked(d, paths, masks)
             self.paths[dom], self.mask_files[dom] = paths, masks
@@ -159,7 +160,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     def _cache_key(self, path: Path, mfile: Path | None, dfile: Path | None) -> str | None:
         try:
-            src = ("mask " + file_identity(mfile)) if mfile else ("alpha" if self.need_masks else "none")
+            src = ("mask " + file_identity(mfile)) if mfile else ("alpha;opaque=none" if self.need_masks else "none")
             if self.need_depth:
                 src += f"|depth {self.depth_kind} " + (file_identity(dfile) if dfile else "fallback")
             return f"{file_identity(path)}|{src}|{self.load_size}"

@@ -59,17 +59,10 @@ def index_by_stem(folder: str | os.PathLike[str] | None) -> dict[str, Path]:
 
 def _load_mask(inp_path: Path, alpha: np.ndarray | None, mask_dir: Path | None,
                shape: tuple[int, int]) -> np.ndarray | None:
-    from gan_bokeh.io import find_mask, read_mask, resize_image
+    """The one mask rule (:mod:`gan_bokeh.io.masks`): a fully opaque alpha is no mask, not a full-frame subject."""
+    from gan_bokeh.io import load_mask
 
-    # any_extension: also any image "<stem>.*" in mask_dir (e.g. EBB!'s focal/<stem>.jpg)
-    found = find_mask(inp_path, mask_dir, any_extension=True)
-    if found is not None:
-        m = read_mask(found)
-    elif alpha is not None:
-        m = alpha
-    else:
-        return None
-    return resize_image(m, shape, up="linear")
+    return load_mask(inp_path, alpha, mask_dir, shape=shape)[0]
 
 
 def mean_metrics(rows: Iterable[dict[str, Any]]) -> dict[str, float]:

@@ -218,13 +218,12 @@ class ReportBuilder:
         return rgb, alpha
 
     def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray | None, str]:
-        from gan_bokeh.io import find_mask, read_mask, resize_image
+        from gan_bokeh.io import find_mask, read_mask
 
-        found = find_mask(path, self.o.mask_dir, any_extension=True)
-        if found is not None:
-            return resize_image(read_mask(found), image.shape[:2], up="linear"), f"mask file {found.name}"
-        if alpha is not None:
-            return alpha, "alpha channel"
+        src = find_mask(path, self.o.mask_dir, alpha=alpha)  # the one mask rule (gan_bokeh.io.masks)
+        if src is not None:
+            label = f"mask file {src.path.name}" if src.kind == "file" else "alpha channel"
+            return src.load(alpha, image.shape[:2]), label
         cached = self.out / "cells" / "mask" / f"{path.stem}.png"
         if cached.is_file():
             m = read_mask(cached)
