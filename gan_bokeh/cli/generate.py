@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mask file (single input) or folder of <stem>.png masks; else RGBA alpha, "
                              "<stem>.mask.png sidecars, or the segmenter")
     parser.add_argument("--work-size", type=int, default=None, metavar="N",
-                        help="short side the generator sees (multiple of 4; default: the training crop size)")
+                        help="short side the generator sees (multiple of 4; default: the scale training saw, "
+                             "data.load_size; a data.preprocess cyclegan run squashes to N x N)")
     parser.add_argument("--merge", default="detail", choices=("detail", "delta", "resize"),
                         help="how the working-resolution result reaches full size (default: detail)")
     parser.add_argument("--tile", type=int, default=0, metavar="N",

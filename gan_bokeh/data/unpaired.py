@@ -80,7 +80,9 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     Args:
         root: dataset folder with ``<phase>A/`` and ``<phase>B/``.
-        load_size: resize to ``load_size²`` (paper 286; aspect ratio not kept, as in CycleGAN).
+        load_size: resize to ``load_size²``.
+        squash: resize the whole photo (aspect ratio lost, the reference CycleGAN's ``resize_and_crop``);
+            ``False`` cuts the central square first (``data.preprocess`` ``keep_aspect`` / ``paper``).
         need_masks: load masks (mask loss or overlay on); images without one are left out (warned),
             and a domain without any is a :class:`UserError` that says how to make them.
         mask_dir: optional folder of ``<stem>.png`` masks (both domains).
@@ -93,11 +95,12 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     def __init__(self, root: str | os.PathLike[str], phase: str = "train", *, load_size: int = 286,
                  need_masks: bool = False, mask_dir: str | os.PathLike[str] | None = None,
-                 cache_dir: str | os.PathLike[str] | None = None) -> None:
+                 cache_dir: str | os.PathLike[str] | None = None, squash: bool = True) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UserError(f"--data {self.root}: no such folder")
         self.load_size = load_size
+        self.squash = squash
         self.need_masks = need_masks
         self.mask_dir = Path(mask_dir) if mask_dir else None
         self.cache = ArrayCache(cache_dir) if cache_dir is not None else None
@@ -138,7 +141,8 @@ class UnpairedDataset(torch.utils.data.Dataset):
     def _cache_key(self, path: Path, mfile: Path | None) -> str | None:
         try:
             src = ("mask " + file_identity(mfile)) if mfile else ("alpha" if self.need_masks else "none")
-            return f"{file_identity(path)}|{src}|{self.load_size}"
+            # squashed arrays keep the key they always had, so existing caches stay valid
+            return f"{file_identity(path)}|{src}|{self.load_size}" + ("" if self.squash else "|center")
         except OSError:
             return None  # a vanished file: the load reports it
 
@@ -150,7 +154,8 @@ class UnpairedDataset(torch.utils.data.Dataset):
             hit = self.cache.get(key)
             if hit is not None and hit.shape == (self.load_size, self.load_size, 4 if self.need_masks else 3):
                 return hit[..., :3], (hit[..., 3] if self.need_masks else None), path
-        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks)
+        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks,
+                                 squash=self.squash)
         if key is not None and self.cache is not None:
             self.cache.put(key, rgb if mask is None else np.dstack([rgb, mask]))
         return rgb, mask, path

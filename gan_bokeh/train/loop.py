@@ -118,6 +118,7 @@ class Trainer:
     """Owns one run: the dataset, the model, the run folder and the schedule."""
 
     def __init__(self, cfg: TrainConfig, opts: RunOptions) -> None:
+        cfg.validate()  # resolves the preset-dependent keys of a config built in code
         self.cfg, self.opts = cfg, opts
         self.info: DistInfo = dist_info()
         self.device = self._pick_device()
@@ -128,7 +129,7 @@ class Trainer:
         self.warned: set[str] = set()
         self.writer: Any = None
         self.bar: Any = None
-        self.augment = PairedAugment(cfg.data.crop_size, flip=cfg.data.flip, color_jitter=cfg.data.color_jitter)
+        self.augment = PairedAugment(cfg.data.crop_size, flip=bool(cfg.data.flip), color_jitter=cfg.data.color_jitter)
 
     # -- set-up: every check happens before anything is written or the process group exists ---------------
     def _pick_device(self) -> torch.device:
@@ -143,8 +144,9 @@ class Trainer:
         cache_dir = (c.data.cache_dir or default_cache_dir()) if c.data.cache else None
         if cache_dir is not None and self.info.is_main:
             log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
+        assert c.data.load_size is not None  # resolved by TrainConfig.validate
         ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, need_masks=c.needs_masks,
-                             mask_dir=c.data.mask_dir, cache_dir=cache_dir)
+                             mask_dir=c.data.mask_dir, cache_dir=cache_dir, squash=c.data.squash)
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
