@@ -107,7 +107,7 @@ def test_each_image_goes_with_its_own_mask() -> None:
 def test_mask_terms_match_an_independent_computation() -> None:
     """The logged mask terms are λ_cyc·λ_mask·‖M_x⊙x − M_x⊙G(x)‖₁ with x's own mask and G's raw output.
 
-    Fails on: exchanged masks; the mask loss on the overlaid output; a wrong λ scale.
+    Fails on: the mask loss on the overlaid output (``fake = seen``); ``lambda_mask`` not passed to the loss.
     """
     model = _model("mask_loss_overlay")
     b = _batch()
@@ -142,7 +142,7 @@ def test_generator_step_leaves_discriminators_alone() -> None:
     """The generators' update must not give the discriminators gradients nor move them.
 
     Fails on: ``set_requires_grad([D_A, D_B], False)`` removed from ``_generator_step`` (D then collects
-    gradients from the adversarial terms), or D's parameters put in the generators' optimiser.
+    gradients from the adversarial terms).
     """
     model = _model("mask_loss_overlay")
     b = _batch()
@@ -187,8 +187,8 @@ def test_logged_mask_terms_scale_with_lambda_mask_at_iteration_1(soft_dataset: P
     configs that differ only in λ_mask, and between ``mask_loss_overlay`` (λ 0.5, overlay) and ``mask_loss``
     (λ 1) with the default ``mask_loss_on: raw``; with ``overlaid`` only the soft edge band is left (≈ 0).
 
-    Fails on: the mask loss computed on the overlaid output (ratio ≈ 0.02 instead of 0.5), a λ_mask that does
-    not reach the logged term.
+    Fails on: the mask loss computed on the overlaid output (ratio ≈ 0.02 instead of 0.5); ``lambda_mask`` not
+    passed to the loss; the ``mask_loss_on`` option ignored (always raw).
     """
     one = _iteration_1("mask_loss", soft_dataset, tmp_path / "one")
     half = _iteration_1("mask_loss", soft_dataset, tmp_path / "half", "train.lambda_mask=0.5")

@@ -50,12 +50,15 @@ class Objective:
         data_kind: ``"unpaired"`` (trainA/ trainB/) or ``"paired"``; the trainer picks the dataset from it.
         LOSS_TERMS: terms logged first, in this order, in the epoch summary.
         VISUAL_ROWS: TensorBoard image rows: ``(row name, visual keys)``.
+        LOSS_DESCRIPTIONS: what each logged term means (shown next to the TensorBoard curves); say where a
+            name differs from a well-known implementation's, so runs are not compared crosswise.
     """
 
     name: ClassVar[str] = ""
     data_kind: ClassVar[str] = "unpaired"
     LOSS_TERMS: ClassVar[tuple[str, ...]] = ()
     VISUAL_ROWS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    LOSS_DESCRIPTIONS: ClassVar[dict[str, str]] = {}
 
     archs: dict[str, dict[str, Any]]
     nets: dict[str, nn.Module]
