@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-midas", action="store_true",
                         help="without --depth, skip MiDaS and use the offline fallback depth")
     parser.add_argument("--work-size", type=int, default=None, metavar="N",
-                        help="short side the generator sees (multiple of 4; default: the training crop size; "
-                             "paired runs: the photo's full size)")
+                        help="short side the generator sees (multiple of 4; default: the scale training saw, "
+                             "data.load_size; a data.preprocess cyclegan run squashes to N x N; paired runs: the "
+                             "photo's full size)")
     parser.add_argument("--merge", default="detail", choices=("detail", "delta", "resize"),
                         help="how the working-resolution result reaches full size (default: detail)")
     parser.add_argument("--tile", type=int, default=0, metavar="N",

@@ -51,6 +51,13 @@ def run(args: argparse.Namespace) -> int:
         if not config.is_file():
             raise UserError(f"{run_dir}: no config.yaml to resume from; pass --config")
     overrides = list(args.overrides)
+    if args.config is None:  # the run's own config.yaml: keys it predates keep the values it trained with
+        import yaml
+
+        from gan_bokeh.train.provenance import legacy_overrides
+
+        old = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+        overrides = legacy_overrides(old if isinstance(old, dict) else {}) + overrides
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
     if args.deterministic:

@@ -15,7 +15,7 @@ import numpy as np
 from gan_bokeh.errors import BadImageError
 from gan_bokeh.io import alpha_is_mask, open_image, pil_to_rgb_alpha, read_mask, to_uint8
 
-__all__ = ["resize_square", "load_resized"]
+__all__ = ["resize_square", "center_square", "load_resized"]
 
 
 def resize_square(arr: np.ndarray, size: int) -> np.ndarray:
@@ -31,9 +31,20 @@ def resize_square(arr: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(arr, (size, size), interpolation=interp)
 
 
+def center_square(arr: np.ndarray) -> np.ndarray:
+    """The central ``s × s`` square of ``(H, W[, C])``, ``s = min(H, W)`` (a view, no copy)."""
+    h, w = arr.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return arr[y:y + s, x:x + s]
+
+
 def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os.PathLike[str] | None = None,
-                 need_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                 need_mask: bool = False, squash: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode an image (and its mask) straight to ``size × size``.
+
+    ``squash`` resizes the whole photo (aspect ratio lost: ``data.preprocess cyclegan``); otherwise the
+    central square is cut first, so proportions are kept (``keep_aspect``, ``paper``).
 
     JPEGs are decoded in draft mode at the smallest DCT scale (1/2, 1/4, 1/8) that is still at least
     ``size`` on both sides, so a 12 MP photo costs about a tenth of a full decode; other formats are
@@ -62,6 +73,6 @@ def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os
         if mask_path is None and not alpha_is_mask(alpha):  # the one mask rule: opaque alpha = no mask
             raise BadImageError(path, "its alpha channel is fully opaque, so it has no subject mask; "
                                       "add a <stem>.mask.png sidecar")
-        mask = to_uint8(resize_square(mask, size))
+        mask = to_uint8(resize_square(mask if squash else center_square(mask), size))
     # uint8 out: 4x less memory, cache disk and host-to-device traffic than float32
-    return to_uint8(resize_square(rgb, size)), mask
+    return to_uint8(resize_square(rgb if squash else center_square(rgb), size)), mask

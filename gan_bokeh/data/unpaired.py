@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from gan_bokeh.data.cache import ArrayCache, file_identity
-from gan_bokeh.data.transforms import load_resized, resize_square
+from gan_bokeh.data.transforms import center_square, load_resized, resize_square
 from gan_bokeh.depth import fallback_depth, find_depth_file, load_depth
 from gan_bokeh.errors import BadImageError, UserError
 from gan_bokeh.io import find_mask_file, image_info, list_images, to_uint8
@@ -89,7 +89,9 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     Args:
         root: dataset folder with ``<phase>A/`` and ``<phase>B/``.
-        load_size: resize to ``load_size²`` (paper 286; aspect ratio not kept, as in CycleGAN).
+        load_size: resize to ``load_size²``.
+        squash: resize the whole photo (aspect ratio lost, the reference CycleGAN's ``resize_and_crop``);
+            ``False`` cuts the central square first (``data.preprocess`` ``keep_aspect`` / ``paper``).
         need_masks: load masks (mask loss or overlay on); images without one are left out (warned),
             and a domain without any is a :class:`UserError` that says how to make them.
         mask_dir: optional folder of ``<stem>.png`` masks (both domains).
@@ -107,11 +109,13 @@ class UnpairedDataset(torch.utils.data.Dataset):
     def __init__(self, root: str | os.PathLike[str], phase: str = "train", *, load_size: int = 286,
                  need_masks: bool = False, mask_dir: str | os.PathLike[str] | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, need_depth: bool = False,
-                 depth_dir: str | os.PathLike[str] | None = None, depth_kind: str = "auto") -> None:
+                 depth_dir: str | os.PathLike[str] | None = None, depth_kind: str = "auto",
+                 squash: bool = True) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UserError(f"--data {self.root}: no such folder")
         self.load_size = load_size
+        self.squash = squash
         self.need_masks = need_masks
         self.mask_dir = Path(mask_dir) if mask_dir else None
         self.need_depth, self.depth_kind = need_depth, depth_kind
@@ -163,7 +167,7 @@ class UnpairedDataset(torch.utils.data.Dataset):
             src = ("mask " + file_identity(mfile)) if mfile else ("alpha;opaque=none" if self.need_masks else "none")
             if self.need_depth:
                 src += f"|depth {self.depth_kind} " + (file_identity(dfile) if dfile else "fallback")
-            return f"{file_identity(path)}|{src}|{self.load_size}"
+            return f"{file_identity(path)}|{src}|{self.load_size}" + ("" if self.squash else "|center")
         except OSError:
             return None  # a vanished file: the load reports it
 
@@ -174,10 +178,10 @@ class UnpairedDataset(torch.utils.data.Dataset):
                 depth = load_depth(dfile, kind=self.depth_kind)
             except UserError as err:
                 raise BadImageError(dfile, str(err)) from None
-            return to_uint8(resize_square(depth, self.load_size))
+            return to_uint8(resize_square(depth if self.squash else center_square(depth), self.load_size))
         if mask is None:  # depth wanted, masks not: read the mask for the guess if there is one
             _, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=mfile is not None
-                                   or _has_alpha(path))
+                                   or _has_alpha(path), squash=self.squash)
         m = (mask.astype(np.float32) / 255.0) if mask is not None else np.zeros((self.load_size,) * 2, np.float32)
         return to_uint8(fallback_depth(m))
 
@@ -192,7 +196,8 @@ class UnpairedDataset(torch.utils.data.Dataset):
             if hit is not None and hit.shape == (self.load_size, self.load_size, n_ch):
                 return (hit[..., :3], hit[..., 3] if self.need_masks else None,
                         hit[..., -1] if self.need_depth else None, path)
-        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks)
+        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks,
+                                 squash=self.squash)
         depth = self._depth(path, dfile, mfile, mask) if self.need_depth else None
         if key is not None and self.cache is not None:
             self.cache.put(key, np.dstack([rgb, *(a for a in (mask, depth) if a is not None)]))

@@ -9,9 +9,10 @@ from gan_bokeh.nets.registry import (
     GENERATORS,
     build_discriminator,
     build_generator,
+    generator_blocks,
     register_discriminator,
     register_generator,
 )
 
-__all__ = ["DISCRIMINATORS", "GENERATORS", "build_discriminator", "build_generator",
+__all__ = ["DISCRIMINATORS", "GENERATORS", "build_discriminator", "build_generator", "generator_blocks",
            "register_discriminator", "register_generator"]

@@ -59,6 +59,8 @@ class Objective:
     :meth:`make_dataset`, :meth:`make_sampler`, :meth:`collate`, :meth:`total_epochs`, :meth:`build_vgg`;
     per step :meth:`prepare_batch` (device-side augmentation), per epoch :meth:`start_epoch`. The defaults
     are the unpaired (``trainA/`` ``trainB/``) ones.
+        LOSS_DESCRIPTIONS: what each logged term means (shown next to the TensorBoard curves); say where a
+            name differs from a well-known implementation's, so runs are not compared crosswise.
     """
 
     name: ClassVar[str] = ""
@@ -68,6 +70,7 @@ class Objective:
     BATCH_KEY: ClassVar[str] = "A"
     SKIPPED: ClassVar[str] = "unreadable image"
     BAR_TERMS: ClassVar[tuple[str, ...]] = ("G_A", "D_B", "cycle_A")
+    LOSS_DESCRIPTIONS: ClassVar[dict[str, str]] = {}
 
     archs: dict[str, dict[str, Any]]
     nets: dict[str, nn.Module]
@@ -93,7 +96,7 @@ class Objective:
         d = cfg.data
         return UnpairedDataset(root, "train", load_size=d.load_size, need_masks=cfg.needs_masks,
                                mask_dir=d.mask_dir, cache_dir=cache_dir, need_depth=cfg.needs_depth,
-                               depth_dir=d.depth_dir, depth_kind=d.depth_kind)
+                               depth_dir=d.depth_dir, depth_kind=d.depth_kind, squash=d.squash)
 
     @classmethod
     def make_sampler(cls, ds: Any, cfg: TrainConfig, *, epoch: int, start: int, rank: int,
@@ -127,7 +130,7 @@ class Objective:
 
         if getattr(self, "_augment", None) is None:
             d = self.cfg.data
-            self._augment = PairedAugment(d.crop_size, flip=d.flip, color_jitter=d.color_jitter)
+            self._augment = PairedAugment(d.crop_size, flip=bool(d.flip), color_jitter=d.color_jitter)
         return augment_batch(batch, self._augment, self.device)
 
     def start_epoch(self, epoch: int) -> None:

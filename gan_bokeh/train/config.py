@@ -28,7 +28,7 @@ class ModelConfig:
     discriminator: str = "patchgan_3layers"
     ngf: int = 64
     ndf: int = 64
-    n_blocks: int = 9
+    n_blocks: int | None = None  # None: the count the generator's name fixes (resnet_9blocks: 9; resnet: 9)
     n_layers_d: int = 3
     norm: Literal["instance", "batch", "none"] = "instance"
     dropout: float = 0.0
@@ -43,17 +43,33 @@ class ModelConfig:
     n_radii: int = 6
 
 
+#: ``data.preprocess`` presets: how a photo becomes a training crop (see docs/training.md).
+PREPROCESS = ("keep_aspect", "paper", "cyclegan")
+
+
 @dataclass
 class DataConfig:
-    """Resize ``load_size`` → random crop ``crop_size`` → flip (paper: 286 → 256).
+    """How photos become training crops: a named ``preprocess`` preset.
 
-    The resize runs in the loader workers (draft-mode JPEG decode, cached on disk when ``cache`` is on); the
-    crop, flip and optional colour jitter run batched on the training device (kornia).
+    - ``keep_aspect`` (default): short side → ``load_size``, the central ``load_size²`` square, random
+      ``crop_size²`` crop, horizontal flip. Faces keep their proportions, and ``generate`` runs at the same
+      pixel scale (short side ``load_size``) on the whole photo.
+    - ``paper`` (§4.1 "cropped and scaled to 256 × 256", no augmentation): the central square scaled to
+      ``crop_size²``; no random crop, no flip (``load_size`` = ``crop_size``, ``flip`` = false).
+    - ``cyclegan`` (the reference CycleGAN implementation's default ``resize_and_crop``): every photo squashed
+      to ``load_size²`` (aspect ratio lost), random crop, flip.
+
+    ``load_size`` (default ``crop_size · 286/256``, the reference ratio) and ``flip`` (default: on, off for
+    ``paper``) left unset take the preset's value; ``validate`` fills them in, so a run's ``config.yaml``
+    records what training did. The deterministic part runs in the loader workers (draft-mode JPEG decode,
+    cached on disk when ``cache`` is on); the crop, flip and optional colour jitter run batched on the
+    training device (kornia).
     """
 
-    load_size: int = 286
+    preprocess: Literal["keep_aspect", "paper", "cyclegan"] = "keep_aspect"
+    load_size: int | None = None
     crop_size: int = 256
-    flip: bool = True
+    flip: bool | None = None
     color_jitter: float = 0.0  # 0 = off (the paper has none); s: brightness/contrast/saturation 1±s, hue ±s/4
     num_workers: int = 2
     mask_dir: str | None = None
@@ -63,6 +79,28 @@ class DataConfig:
     cache: bool = True  # keep the resized uint8 arrays on disk: later epochs and runs skip decoding
     cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE/resized (~/.cache/gan-bokeh/resized)
     depth_colormap: str | None = None  # colour-mapped depth files (the VABM/VABD maps: Spectral)
+
+    @property
+    def squash(self) -> bool:
+        """The loader resizes the whole photo to ``load_size²`` (else the central square, aspect kept)."""
+        return self.preprocess == "cyclegan"
+
+    def resolve(self) -> None:
+        """Fill ``load_size`` and ``flip`` from the preset; refuse values that would make ``paper`` a lie."""
+        if self.preprocess == "paper":
+            if self.load_size not in (None, self.crop_size):
+                raise UserError(f"data.load_size {self.load_size}: data.preprocess paper scales straight to "
+                                "data.crop_size (no random crop); drop data.load_size or use data.preprocess "
+                                "keep_aspect or cyclegan")
+            if self.flip:
+                raise UserError("data.flip true: data.preprocess paper has no augmentation; drop data.flip or "
+                                "use data.preprocess keep_aspect or cyclegan")
+            self.load_size, self.flip = self.crop_size, False
+        else:
+            if self.load_size is None:
+                self.load_size = round(self.crop_size * 286 / 256)
+            if self.flip is None:
+                self.flip = True
 
 
 @dataclass
@@ -165,15 +203,19 @@ class TrainConfig:
         return self.train.lambda_mask > 0 and self.train.mask_vgg_weight > 0
 
     def validate(self) -> None:
+        """Check every key and resolve the preset-dependent ones (``data.load_size``, ``data.flip``,
+        ``model.n_blocks``) so the resolved config records what the run does."""
+        self.data.resolve()
+        self._resolve_blocks()
         checks = [
             (self.model.ngf >= 1, "model.ngf must be >= 1"),
             (self.model.ndf >= 1, "model.ndf must be >= 1"),
-            (self.model.n_blocks >= 0, "model.n_blocks must be >= 0"),
+            (self.model.n_blocks is None or self.model.n_blocks >= 0, "model.n_blocks must be >= 0"),
             (self.data.crop_size % 4 == 0, "data.crop_size must be a multiple of 4 (two stride-2 stages)"),
             (self.data.crop_size >= 3 * 2**self.model.n_layers_d,
              f"data.crop_size must be >= {3 * 2**self.model.n_layers_d} for a {self.model.n_layers_d}-layer PatchGAN"),
-            (self.data.load_size >= self.data.crop_size
-             or (self.data.load_size == 0 and self.model.objective != "cyclegan"),
+            (self.data.load_size is not None and (self.data.load_size >= self.data.crop_size
+             or (self.data.load_size == 0 and self.model.objective != "cyclegan")),
              "data.load_size must be >= data.crop_size"),
             (self.data.num_workers >= 0, "data.num_workers must be >= 0"),
             (0.0 <= self.data.color_jitter <= 1.0, "data.color_jitter must be in [0, 1] (0 = off)"),
@@ -215,3 +257,16 @@ class TrainConfig:
             (min(p.pixel_weight, p.fine_pixel_weight, p.content_weight, p.ssim_weight) >= 0,
              "pynet.*_weight must be >= 0"),
         ]
+
+    def _resolve_blocks(self) -> None:
+        """A generator name that fixes a block count wins; a conflicting ``model.n_blocks`` is an error."""
+        from gan_bokeh.nets import generator_blocks
+
+        m = self.model
+        fixed = generator_blocks(m.generator)
+        if fixed is not None and m.n_blocks not in (None, fixed):
+            raise UserError(f"model.n_blocks {m.n_blocks} conflicts with model.generator {m.generator} "
+                            f"({fixed} blocks): drop model.n_blocks, or set model.generator=resnet to choose "
+                            "the count")
+        if m.n_blocks is None:
+            m.n_blocks = fixed if fixed is not None else 9

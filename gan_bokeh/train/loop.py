@@ -1,11 +1,13 @@
 """The training loop: it only schedules — data order, steps, logging, checkpoints, stopping.
 
-Run folder ``<out>/<name>/``: ``config.yaml`` (resolved), ``metrics.jsonl`` (one object per logged
-iteration), ``tb/`` (TensorBoard), ``ckpt/latest.pt`` and ``ckpt/iter_NNNNNNN.pt``.
+Run folder ``<out>/<name>/``: ``config.yaml`` (resolved), ``run.json`` (package version and git commit of the
+start and of every resume, with the run-length keys a resume changed), ``metrics.jsonl`` (one object per
+logged iteration), ``tb/`` (TensorBoard), ``ckpt/latest.pt`` and ``ckpt/iter_NNNNNNN.pt``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -36,6 +38,7 @@ from gan_bokeh.train.distributed import (
     is_distributed,
     shutdown_distributed,
 )
+from gan_bokeh.train.provenance import check_resume_config, provenance
 from gan_bokeh.train.rng import rng_state, seed_everything, set_rng_state
 
 __all__ = ["RunOptions", "TrainResult", "train"]
@@ -111,6 +114,7 @@ class Trainer:
     """Owns one run: the dataset, the model, the run folder and the schedule."""
 
     def __init__(self, cfg: TrainConfig, opts: RunOptions) -> None:
+        cfg.validate()  # resolves the preset-dependent keys of a config built in code
         self.cfg, self.opts = cfg, opts
         self.info: DistInfo = dist_info()
         self.device = self._pick_device()
@@ -119,6 +123,7 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.progress = _Progress()
         self.warned: set[str] = set()
+        self.resume_changes: dict[str, tuple[Any, Any]] = {}
         self.writer: Any = None
         self.bar: Any = None
         self.kind = objective_class(cfg.model.objective)  # data/schedule hooks, before any objective exists
@@ -146,6 +151,7 @@ class Trainer:
             if not latest.is_file():
                 raise UserError(f"{self.run_dir}: nothing to resume (no ckpt/latest.pt); drop --resume")
             state = ckpt.load_checkpoint(latest)
+            self.resume_changes = check_resume_config(self.run_dir, state.get("config") or {}, to_dict(c))
         elif latest.is_file():
             raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or pick another --name")
         vgg = None
@@ -167,14 +173,20 @@ class Trainer:
         if self.info.enabled:
             model.wrap_ddp([self.device.index] if self.device.type == "cuda" else None)
         if self.info.is_main:
-            self._open_run_dir()
+            self._open_run_dir(model)
         barrier()
         return ds, model
 
     def _restore(self, model: Objective, state: dict[str, Any]) -> None:
         by_rank = state.get("pools_by_rank")
         pools = by_rank[self.info.rank] if by_rank and len(by_rank) == self.info.world_size else None
-        model.load_state_dict(state, pools=pools)
+        try:
+            model.load_state_dict(state, pools=pools)
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            # torch's load_state_dict message spans lines (a header, then one line per bad key): join them
+            why = " ".join(line.strip() for line in str(err).splitlines() if line.strip())[:300] or repr(err)
+            raise UserError(f"{self.ckpt_dir / 'latest.pt'}: does not fit the networks of this config ({why}); "
+                            "resume with the run's own config or start a new run") from None
         p = state["progress"]
         self.progress = _Progress(int(p["epoch"]), int(p["batch"]), int(p["iteration"]))
         rngs = state.get("rng_by_rank")
@@ -184,18 +196,50 @@ class Trainer:
             log.info("resuming %s at iteration %d (epoch %d)", self.run_dir, self.progress.iteration,
                      self.progress.epoch + 1)
 
-    def _open_run_dir(self) -> None:
+    def _open_run_dir(self, model: Objective) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         dump_config(self.cfg, self.run_dir / "config.yaml")
+        self._record_run()
         if self.opts.resume:  # drop metrics logged after the checkpoint (they will be logged again)
             it = self.progress.iteration
             kept = [r for r in read_jsonl(self.metrics_path) if int(r.get("iter", 0)) <= it]
-            import json
-
             atomic_write_text(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
         self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.progress.iteration + 1)
+        self._describe_losses(model)
+
+    def _describe_losses(self, model: Objective) -> None:
+        """What each loss name means, next to the curves: a text note and a Custom Scalars layout whose
+        chart titles carry the descriptions (the objective's ``LOSS_DESCRIPTIONS``)."""
+        desc = model.LOSS_DESCRIPTIONS
+        if not desc:
+            return
+        table = "\n".join(f"| loss/{k} | {v} |" for k, v in desc.items())
+        self.writer.add_text("loss/README", "| curve | meaning |\n|---|---|\n" + table, self.progress.iteration)
+        charts = {f"{k}: {v}": ["Multiline", [f"loss/{k}"]] for k, v in desc.items()}
+        self.writer.add_custom_scalars({f"losses ({model.name}, paper notation)": charts})
+
+    def _record_run(self) -> None:
+        """``run.json``: what code started the run and each resume, and the run-length keys a resume changed."""
+        path = self.run_dir / "run.json"
+        rec: dict[str, Any] = {}
+        if self.opts.resume and path.is_file():
+            try:
+                rec = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                log.warning("%s is unreadable; starting a new one", path)
+        entry = {**provenance(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "iteration": self.progress.iteration, "max_iters": self.opts.max_iters}
+        if self.opts.resume:
+            entry["changed"] = {k: {"from": a, "to": b} for k, (a, b) in sorted(self.resume_changes.items())}
+            rec.setdefault("resumes", []).append(entry)
+            if self.resume_changes:
+                log.info("resume changes %s", ", ".join(f"{k} {a!r} → {b!r}"
+                                                        for k, (a, b) in sorted(self.resume_changes.items())))
+        else:
+            rec = {"objective": self.cfg.model.objective, "started": entry}
+        atomic_write_text(path, json.dumps(rec, indent=1, sort_keys=True) + "\n")
 
     # -- the schedule -------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -370,7 +414,8 @@ class Trainer:
 
     def _state(self, model: Objective) -> dict[str, Any]:
         p = self.progress
-        state = {**model.state_dict(), "config": to_dict(self.cfg), "iteration": p.iteration, "epoch": p.epoch,
+        state = {**model.state_dict(), "config": to_dict(self.cfg), "provenance": provenance(),
+                 "iteration": p.iteration, "epoch": p.epoch,
                  "progress": {"epoch": p.epoch, "batch": p.batch, "iteration": p.iteration},
                  "world_size": self.info.world_size}
         pools, rng = model.pools_state(), rng_state()
@@ -391,7 +436,7 @@ class Trainer:
         if self.info.is_main:
             ckpt.save_checkpoint(latest, state)
             if numbered:  # nets only (~1/4 of latest.pt): for generate / comparisons, not for resuming
-                light = {k: state[k] for k in ("arch", "nets", "config", "iteration", "epoch")}
+                light = {k: state[k] for k in ("arch", "nets", "config", "provenance", "iteration", "epoch")}
                 ckpt.save_checkpoint(self.ckpt_dir / f"iter_{self.progress.iteration:07d}.pt", light)
         barrier()
         return latest
