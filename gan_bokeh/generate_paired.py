@@ -25,7 +25,7 @@ from torch import nn
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import resize_image
 
-__all__ = ["PairedGenerator", "is_paired_state", "estimate_depth", "trained_level"]
+__all__ = ["PairedGenerator", "is_paired_state", "trained_level"]
 
 
 def is_paired_state(state: dict[str, Any]) -> bool:
@@ -48,21 +48,6 @@ def trained_level(state: dict[str, Any]) -> int:
     epoch = int(state.get("epoch", 0))
     # ``epoch`` counts finished epochs; the level of the last finished one is the trained one.
     return level_at_epoch(cfg, max(0, epoch - 1))[0] if epoch > 0 else cfg.pynet.levels[0]
-
-
-def estimate_depth(image: np.ndarray, device: Any = None) -> np.ndarray:
-    """Depth ``(H, W)`` in [0, 1] (0 = near) of an ``(H, W, 3)`` photo from a depth model (MiDaS today).
-
-    Raises:
-        UserError: no model weights offline; the message says to pass ``--depth``.
-    """
-    from gan_bokeh.depth import estimate_depth_midas
-    from gan_bokeh.errors import WeightsUnavailableError
-
-    try:
-        return estimate_depth_midas(image, device=device)
-    except WeightsUnavailableError as err:
-        raise UserError(f"this run's model takes a depth map: pass --depth FILE|DIR ({err})") from None
 
 
 def _pad_to(x: torch.Tensor, multiple: int, minimum: int) -> tuple[torch.Tensor, int, int]:
@@ -108,9 +93,18 @@ class PairedGenerator:
         if self.work_short < 0:
             raise UserError(f"--work-size {self.work_short}: use a positive short side")
 
+    #: Shared with :class:`~gan_bokeh.generate.FullResGenerator`: a paired model never takes a mask and
+    #: synthesises its output (no blur-radius map).
+    needs_mask: bool = False
+    renders: bool = False
+
     @property
-    def uses_depth(self) -> bool:
+    def needs_depth(self) -> bool:
         return int(getattr(self.net, "in_channels", 3)) == 4
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return ("rgb", "depth") if self.needs_depth else ("rgb",)
 
     @classmethod
     def from_checkpoint(cls, run_or_file: str | os.PathLike[str], device: Any = None, **kwargs: Any
@@ -128,7 +122,7 @@ class PairedGenerator:
         """``(1, 3|4, h, w)`` in [-1, 1]: the photo at half size (the authors' input scale) [+ depth]."""
         h, w = max(1, round(image.shape[0] / 2)), max(1, round(image.shape[1] / 2))
         planes = [resize_image(np.asarray(image, np.float32), (h, w))]
-        if self.uses_depth:
+        if self.needs_depth:
             if depth is None:
                 raise UserError("this run's model takes a depth map: pass --depth FILE|DIR")
             planes.append(resize_image(np.asarray(depth, np.float32), (h, w), up="linear")[..., None])
@@ -187,10 +181,12 @@ class PairedGenerator:
         out = y[0].add(1).mul(0.5).clamp(0, 1).permute(1, 2, 0).numpy()
         return np.clip(resize_image(np.ascontiguousarray(out), full_shape), 0.0, 1.0)
 
-    def generate(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None,
-                 depths: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
+    def generate(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None, *,
+                 depths: Sequence[np.ndarray | None] | None = None,
+                 subject_masks: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:  # noqa: ARG002
         """Outputs for several photos (one network pass each: sizes differ). ``masks`` apply the subject overlay
-        as for the GANs (:func:`gan_bokeh.generate.overlay`)."""
+        as for the GANs (:func:`gan_bokeh.generate.overlay`); ``subject_masks`` are accepted for the shared
+        call and unused (the model takes no mask)."""
         from gan_bokeh.generate import overlay
 
         outs = []

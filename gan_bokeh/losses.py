@@ -14,8 +14,8 @@ import torch.nn.functional as F_
 from torch import Tensor
 
 __all__ = ["GAN_MODES", "gan_loss", "discriminator_loss", "cycle_loss", "identity_loss", "masked",
-           "mask_norm_loss", "mask_vgg_loss", "mask_loss", "mask_overlay", "MaskOverlay", "pixel_l1", "ssim_loss",
-           "content_loss", "pynet_level_loss"]
+           "mask_norm_loss", "mask_vgg_loss", "mask_loss", "mask_overlay", "MaskOverlay", "patch_nce_loss",
+           "subject_blur_penalty", "pixel_l1", "ssim_loss", "content_loss", "pynet_level_loss"]
 
 GAN_MODES = ("lsgan", "vanilla")
 
@@ -122,6 +122,44 @@ class MaskOverlay(torch.nn.Module):
 
     def forward(self, fake: Tensor, real: Tensor, mask: Tensor) -> Tensor:
         return mask_overlay(fake, real, mask)
+
+
+def patch_nce_loss(feat_q: Tensor, feat_k: Tensor, tau: float = 0.07) -> Tensor:
+    """PatchNCE (Park et al., ECCV 2020, eq. 2–3) for one encoder layer, negatives from the same image.
+
+    Each query patch of the output must pick its own input patch (the positive) out of all patches sampled
+    from the same input image: cross-entropy over ``[q·k⁺, q·k⁻₁, …] / τ`` with the positive first. As in
+    CUT, the positive's duplicate in the negative row is masked with −10 (≈ 0 after ``exp(·/τ)``) and the
+    keys carry no gradient.
+
+    Args:
+        feat_q: ``(B, P, C)`` unit-norm projections of the output's patches (gradient flows here).
+        feat_k: ``(B, P, C)`` unit-norm projections of the input's patches at the same places.
+        tau: temperature (0.07 in CUT).
+
+    Returns:
+        Scalar: mean over the ``B·P`` patches.
+    """
+    if feat_q.shape != feat_k.shape or feat_q.ndim != 3:
+        raise ValueError(f"expected equal (B, P, C) features, got {tuple(feat_q.shape)} and {tuple(feat_k.shape)}")
+    q, k = feat_q.float(), feat_k.detach().float()
+    b, p, _ = q.shape
+    l_pos = (q * k).sum(-1, keepdim=True)  # (B, P, 1)
+    l_neg = torch.bmm(q, k.transpose(1, 2))  # (B, P, P)
+    eye = torch.eye(p, dtype=torch.bool, device=q.device)[None]
+    l_neg = l_neg.masked_fill(eye, -10.0)
+    logits = torch.cat([l_pos, l_neg], dim=-1).flatten(0, 1) / tau
+    target = torch.zeros(b * p, dtype=torch.long, device=q.device)
+    return F_.cross_entropy(logits, target)
+
+
+def subject_blur_penalty(radius: Tensor, mask: Tensor, max_radius: float) -> Tensor:
+    """The mask loss of a rendering generator: mean blur radius inside the subject, as a fraction of the
+    largest radius: ``Σ M·r / (max_radius · Σ M)`` (0 when the subject stays sharp, 1 when fully blurred).
+
+    Shapes: ``radius`` and ``mask`` ``(B, 1, H, W)``; an empty mask gives 0.
+    """
+    return (radius * mask).sum() / (max_radius * mask.sum()).clamp_min(1e-6)
 
 
 # -- paired (PyNET) losses ----------------------------------------------------------------------------------

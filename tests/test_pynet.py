@@ -107,7 +107,7 @@ def test_smoke_training_on_real_pairs_resume_mid_level_and_generate(shared_data:
     resume, a wrong output size, a paired run the report cannot load. (Six pairs say nothing about quality.)
     """
     data = shared_data / "vabm"
-    over = [*SMOKE, "model.depth_input=true", "data.depth_colormap=Spectral"]
+    over = [*SMOKE, "model.inputs=[rgb,depth]", "data.depth_colormap=Spectral"]
     cfg = load_config(TrainConfig, "pynet_cpu", overrides=over)
     full = train(cfg, RunOptions(data=data, run_dir=tmp_path / "full", progress=False))
     assert full.reason == "done" and full.iteration == 9

@@ -162,7 +162,7 @@ class PairedDataset(torch.utils.data.Dataset):
         if no_depth:
             log.warning("%d pair(s) have no depth map and are left out (first: %s)", len(no_depth), no_depth[0])
         if not self.items:
-            why = " with a depth map (model.depth_input is on)" if need_depth and no_depth else ""
+            why = " with a depth map (model.inputs has depth)" if need_depth and no_depth else ""
             raise UserError(f"--data {self.root}: no input/target pairs{why} found (pairs share a file name stem)")
 
     def __len__(self) -> int:

@@ -1,5 +1,6 @@
 """Networks: pure ``nn.Module``s and their registries. Nothing here downloads, reads files or picks devices."""
 
+from gan_bokeh.nets import defocus as _defocus  # noqa: F401  (registers)
 from gan_bokeh.nets import discriminators as _discriminators  # noqa: F401  (registers)
 from gan_bokeh.nets import generators as _generators  # noqa: F401  (registers)
 from gan_bokeh.nets import pynet as _pynet  # noqa: F401  (registers)

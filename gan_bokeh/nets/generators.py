@@ -80,6 +80,43 @@ class ResnetGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    # -- encoder features (PatchNCE, Park et al. 2020) -------------------------------------------------
+    def default_feature_layers(self) -> list[int]:
+        """CUT's layers for this generator: the padded input (0), the first downsampling conv (4), the
+        second downsampling stage's norm (8), and two residual blocks — for 9 blocks exactly CUT's
+        ``0, 4, 8, 12, 16`` (the 3rd and 7th block); fewer blocks take the nearest existing ones."""
+        first_block = 10  # pad, conv, norm, relu, then 2 × (conv, norm, relu)
+        n_blocks = sum(isinstance(m, ResnetBlock) for m in self.model)
+        blocks = sorted({first_block + min(k, n_blocks - 1) for k in (2, 6)}) if n_blocks else []
+        return [0, 4, 8, *blocks]
+
+    def feature_channels(self, layers: list[int]) -> list[int]:
+        """Channels of the features :meth:`encode` returns for ``layers``."""
+        out = []
+        for i in layers:
+            ch = None
+            for m in list(self.model)[: i + 1]:
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    ch = m.out_channels
+            first = next(m for m in self.model if isinstance(m, nn.Conv2d))
+            out.append(first.in_channels if ch is None else ch)
+        return out
+
+    def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
+        """Features after each module index in ``layers`` of the sequential model (ascending), stopping
+        after the last one: ``(B, C_l, H_l, W_l)`` each. Used by the PatchNCE loss; the generator's
+        ``forward`` and its registry are unchanged."""
+        if not layers or min(layers) < 0 or max(layers) >= len(self.model):
+            raise ValueError(f"feature layers {layers} outside 0..{len(self.model) - 1}")
+        wanted, feats = set(layers), {}
+        for i, m in enumerate(self.model):
+            x = m(x)
+            if i in wanted:
+                feats[i] = x
+                if len(feats) == len(wanted):
+                    break
+        return [feats[i] for i in layers]
+
 
 @register_generator("resnet_9blocks")
 def resnet_9blocks(**kwargs) -> ResnetGenerator:

@@ -90,8 +90,10 @@ class Objective:
         """The training dataset (raises :class:`~gan_bokeh.errors.UserError` on a bad folder)."""
         from gan_bokeh.data import UnpairedDataset
 
-        return UnpairedDataset(root, "train", load_size=cfg.data.load_size, need_masks=cfg.needs_masks,
-                               mask_dir=cfg.data.mask_dir, cache_dir=cache_dir)
+        d = cfg.data
+        return UnpairedDataset(root, "train", load_size=d.load_size, need_masks=cfg.needs_masks,
+                               mask_dir=d.mask_dir, cache_dir=cache_dir, need_depth=cfg.needs_depth,
+                               depth_dir=d.depth_dir, depth_kind=d.depth_kind)
 
     @classmethod
     def make_sampler(cls, ds: Any, cfg: TrainConfig, *, epoch: int, start: int, rank: int,
@@ -156,6 +158,35 @@ class Objective:
         if x.ndim == 4:
             return x.to(self.device, non_blocking=True, memory_format=self.memory_format)
         return x.to(self.device, non_blocking=True)
+
+    def _extras(self, batch: dict[str, Any], dom: str) -> Tensor | None:
+        """The generator's extra input channels for domain ``dom`` (``model.inputs`` after ``rgb``): the
+        subject mask and/or the depth (0 near … 1 far), ``(B, k, H, W)`` on the device; ``None`` for RGB only."""
+        names = [f"{k}_{dom}" for k in self.cfg.model.inputs[1:]]
+        if not names:
+            return None
+        return torch.cat([self._to_device(batch[n]).float() for n in names], dim=1)
+
+    @staticmethod
+    def _net_input(x: Tensor, extras: Tensor | None) -> Tensor:
+        """``x`` with the extra input channels appended (the discriminators never see them)."""
+        return x if extras is None else torch.cat([x, extras.to(x.dtype)], dim=1)
+
+    def _mask_loss_terms(self, side: str, real: Tensor, raw: Tensor, seen: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """The paper's mask loss (eq. 10–12) of one direction, on the output ``train.mask_loss_on`` names:
+        the generator's ``raw`` output or the overlaid one it ``seen``; uses ``self.vgg`` when set."""
+        from gan_bokeh import losses as L
+
+        t = self.cfg.train
+        fake = raw if t.mask_loss_on == "raw" else seen
+        vgg = getattr(self, "vgg", None)
+        feats = None
+        if vgg is not None:
+            with torch.no_grad():  # the target needs no gradient: one VGG pass on the real image
+                feats = vgg(L.masked(real, mask))
+        parts = L.mask_loss(real, fake, mask, lambda_cyc=t.lambda_cyc, lambda_mask=t.lambda_mask,
+                            vgg=vgg, vgg_weight=t.mask_vgg_weight, real_features=feats)
+        return {f"mask_{k}_{side}": v for k, v in parts.items()}
 
     def _check_finite(self, terms: dict[str, Tensor]) -> None:
         vals = torch.stack([v.detach().float() for v in terms.values()])

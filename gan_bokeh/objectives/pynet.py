@@ -36,7 +36,7 @@ __all__ = ["PyNETObjective", "pynet_arch", "level_at_epoch"]
 
 def pynet_arch(cfg: TrainConfig) -> dict[str, Any]:
     """The checkpoint ``arch`` record of the generator."""
-    return {"name": cfg.model.generator, "kwargs": {"ngf": cfg.model.ngf, "depth": cfg.model.depth_input}}
+    return {"name": cfg.model.generator, "kwargs": {"ngf": cfg.model.ngf, "depth": ("depth" in cfg.model.inputs)}}
 
 
 def level_at_epoch(cfg: TrainConfig, epoch: int) -> tuple[int, int]:
@@ -115,7 +115,7 @@ class PyNETObjective(Objective):
 
         check_colormap(cfg.data.depth_colormap)
         ds = PairedDataset(root, "train", crop_size=cfg.data.crop_size, load_size=cfg.data.load_size,
-                           need_depth=cfg.model.depth_input, depth_kind=cfg.data.depth_kind,
+                           need_depth=("depth" in cfg.model.inputs), depth_kind=cfg.data.depth_kind,
                            depth_colormap=cfg.data.depth_colormap, flip=cfg.data.flip, seed=cfg.train.seed,
                            cache_dir=cache_dir)
         biggest = max(cfg.pynet.level_batch_size or [cfg.train.batch_size])
@@ -161,7 +161,7 @@ class PyNETObjective(Objective):
 
     def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         assert self.level is not None, "start_epoch sets the level before the first step"
-        return prepare_paired(batch, self.level, self.device, self.cfg.model.depth_input)
+        return prepare_paired(batch, self.level, self.device, "depth" in self.cfg.model.inputs)
 
     def log_extra(self) -> dict[str, Any]:
         return {"level": self.level}

@@ -199,7 +199,7 @@ class ReportBuilder:
         def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
             m = mask if with_overlay else None
             if getattr(gen, "paired", False):  # the report's depth (file or mask fallback) when the model takes it
-                return gen.generate([image], None if m is None else [m], [depth])[0]
+                return gen.generate([image], None if m is None else [m], depths=[depth])[0]
             return gen(image, m)
 
         return make

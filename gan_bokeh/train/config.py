@@ -11,7 +11,11 @@ from typing import Literal
 
 from gan_bokeh.errors import UserError
 
-__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "PyNETConfig", "TestConfig", "LogConfig", "TrainConfig"]
+#: Allowed ``model.inputs``: generator input channels, RGB first.
+INPUT_SETS = (["rgb"], ["rgb", "mask"], ["rgb", "depth"], ["rgb", "mask", "depth"])
+
+__all__ = ["INPUT_SETS", "ModelConfig", "DataConfig", "OptimConfig", "PyNETConfig", "TestConfig", "LogConfig",
+           "TrainConfig"]
 
 
 @dataclass
@@ -29,7 +33,14 @@ class ModelConfig:
     norm: Literal["instance", "batch", "none"] = "instance"
     dropout: float = 0.0
     upsample: Literal["deconv", "resize"] = "deconv"
-    depth_input: bool = False  # paired objectives: stack a depth map with the photo (EBB!: MegaDepth maps)
+    # Generator input channels (the discriminators always judge RGB): rgb + optional subject mask / depth.
+    inputs: list[str] = field(default_factory=lambda: ["rgb"])
+    # CUT / FastCUT: encoder layers of PatchNCE (None: the generator's default_feature_layers) and MLP width.
+    nce_layers: list[int] | None = None
+    nce_mlp_dim: int = 256
+    # defocus: largest blur radius at the working (crop) resolution, in pixels, and the radius stack.
+    max_radius: float = 8.0
+    n_radii: int = 6
 
 
 @dataclass
@@ -46,9 +57,11 @@ class DataConfig:
     color_jitter: float = 0.0  # 0 = off (the paper has none); s: brightness/contrast/saturation 1±s, hue ±s/4
     num_workers: int = 2
     mask_dir: str | None = None
+    # depth files (model.inputs with depth): folder for both domains (None: beside each image) and their kind
+    depth_dir: str | None = None
+    depth_kind: Literal["auto", "depth", "disparity"] = "auto"
     cache: bool = True  # keep the resized uint8 arrays on disk: later epochs and runs skip decoding
     cache_dir: str | None = None  # default: $GAN_BOKEH_CACHE/resized (~/.cache/gan-bokeh/resized)
-    depth_kind: Literal["depth", "disparity"] = "depth"  # paired data with model.depth_input: file values
     depth_colormap: str | None = None  # colour-mapped depth files (the VABM/VABD maps: Spectral)
 
 
@@ -78,6 +91,12 @@ class OptimConfig:
     amp: bool = True  # CUDA only; ignored on CPU
     channels_last: bool = True  # CUDA only; slower on this kind of CPU (see docs/training.md)
     deterministic: bool = False
+    # CUT / FastCUT (None = the objective's default: CUT 1.0 / True / False, FastCUT 10.0 / False / True).
+    lambda_nce: float | None = None
+    nce_idt: bool | None = None
+    flip_equivariance: bool | None = None
+    nce_tau: float = 0.07
+    nce_patches: int = 256
 
 
 @dataclass
@@ -132,7 +151,11 @@ class TrainConfig:
 
     @property
     def needs_masks(self) -> bool:
-        return self.train.lambda_mask > 0 or self.train.mask_overlay
+        return self.train.lambda_mask > 0 or self.train.mask_overlay or "mask" in self.model.inputs
+
+    @property
+    def needs_depth(self) -> bool:
+        return "depth" in self.model.inputs
 
     @property
     def needs_vgg(self) -> bool:
@@ -161,6 +184,8 @@ class TrainConfig:
             (self.train.pool_size >= 0, "train.pool_size must be >= 0"),
             (min(self.train.lambda_cyc, self.train.lambda_idt, self.train.lambda_mask,
                  self.train.mask_vgg_weight) >= 0, "train.lambda_* and train.mask_vgg_weight must be >= 0"),
+            (self.model.inputs in INPUT_SETS, f"model.inputs {self.model.inputs}: choose one of "
+             + " | ".join("[" + ", ".join(i) + "]" for i in INPUT_SETS)),
             (min(self.log.every, self.log.image_every, self.log.save_every, self.log.latest_every) >= 1,
              "log.* intervals must be >= 1"),
         ]

@@ -17,8 +17,9 @@ __all__ = ["net_archs", "build_nets", "vgg_weights_url", "build_mask_vgg", "buil
 
 def net_archs(m: ModelConfig) -> dict[str, dict[str, Any]]:
     """The ``arch`` record of a checkpoint: registry name + kwargs of G, F, D_A, D_B."""
-    g = {"name": m.generator, "kwargs": {"ngf": m.ngf, "n_blocks": m.n_blocks, "norm": m.norm,
-                                         "dropout": m.dropout, "upsample": m.upsample}}
+    # extra input channels (model.inputs) go to the generators only: the discriminators judge RGB
+    g = {"name": m.generator, "kwargs": {"in_channels": len(m.inputs) + 2, "ngf": m.ngf, "n_blocks": m.n_blocks,
+                                         "norm": m.norm, "dropout": m.dropout, "upsample": m.upsample}}
     d = {"name": m.discriminator, "kwargs": {"ndf": m.ndf, "n_layers": m.n_layers_d, "norm": m.norm}}
     return {"G": g, "F": {**g, "kwargs": dict(g["kwargs"])}, "D_A": d, "D_B": {**d, "kwargs": dict(d["kwargs"])}}
 
