@@ -104,21 +104,25 @@ def train_speed(width: int, device: str, level: int, crop: int, batch: int, iter
            "depth": torch.rand(batch, 1, crop, crop, generator=g)}
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    walls = []
+    walls, cpus = [], []
     for i in range(iters + 1):
         if device == "cuda":
             torch.cuda.synchronize()
-        w0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         obj.step(prepare_paired(raw, level, dev, True))
         if device == "cuda":
             torch.cuda.synchronize()
         if i:
             walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
     kv: dict[str, object] = {"figure": "train_it_per_s", "device": device, "threads": threads, "width": width,
                              "level": level, "crop": crop, "batch": batch, "amp": int(obj.amp),
                              "value": round(1 / statistics.median(walls), 3),
                              "s_per_it": round(statistics.median(walls), 3)}
-    if device == "cuda":
+    if device == "cpu":
+        kv["cpu_s_per_it"] = round(statistics.median(cpus), 3)
+        kv["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
+    else:
         kv["peak_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 2)
     line(**kv)
 
@@ -132,14 +136,16 @@ def main() -> None:
     ap.add_argument("--train-iters", type=int, default=3)
     ap.add_argument("--no-cpu-train", action="store_true", help="skip the (slow) CPU training figure")
     ap.add_argument("--skip-cuda", action="store_true")
+    ap.add_argument("--only-cpu-train", action="store_true", help="just the CPU training figure")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    params(a.width)
-    gflop_per_mp(a.width)
-    infer(a.width, "cpu", tuple(a.cpu_out), a.threads)
+    if not a.only_cpu_train:
+        params(a.width)
+        gflop_per_mp(a.width)
+        infer(a.width, "cpu", tuple(a.cpu_out), a.threads)
     if not a.no_cpu_train:
         train_speed(a.width, "cpu", 1, 512, 1, max(1, a.train_iters // 3), a.threads)
-    if torch.cuda.is_available() and not a.skip_cuda:
+    if torch.cuda.is_available() and not a.skip_cuda and not a.only_cpu_train:
         torch.backends.cudnn.benchmark = True
         line(figure="gpu", name=torch.cuda.get_device_name(0).replace(" ", "_"))
         for amp in (False, True):
