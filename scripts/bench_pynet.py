@@ -29,6 +29,23 @@ def line(**kv: object) -> None:
     print(" ".join(f"{k}={v}" for k, v in kv.items()), flush=True)
 
 
+def _timed(fn, reps: int, device: str) -> tuple[float, float]:  # noqa: ANN001
+    """Median wall and CPU seconds of ``fn()`` over ``reps`` calls after one warm-up call (cuDNN autotune,
+    allocator)."""
+    walls, cpus = [], []
+    for i in range(reps + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if i:
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def _net(width: int, depth: bool, device: str) -> torch.nn.Module:
     from gan_bokeh.nets import build_generator
 
@@ -62,23 +79,16 @@ def infer(width: int, device: str, out_hw: tuple[int, int], threads: int, amp: b
     mp = out_hw[0] * out_hw[1] / 1e6
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    walls, cpus = [], []
-    for i in range(reps + 1):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        w0, c0 = time.perf_counter(), time.process_time()
+
+    def run() -> None:
         with torch.inference_mode(), torch.autocast("cuda", enabled=amp and device == "cuda"):
             net(x, level=1)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if i:  # first call warms up (cuDNN autotune, allocator)
-            walls.append(time.perf_counter() - w0)
-            cpus.append(time.process_time() - c0)
+
+    wall, cpu = _timed(run, reps, device)
     kv: dict[str, object] = {"figure": "infer_s_per_mp", "device": device, "threads": threads, "width": width,
-                             "out": f"{out_hw[0]}x{out_hw[1]}", "amp": int(amp),
-                             "wall": round(statistics.median(walls) / mp, 3)}
+                             "out": f"{out_hw[0]}x{out_hw[1]}", "amp": int(amp), "wall": round(wall / mp, 3)}
     if device == "cpu":
-        kv["cpu"] = round(statistics.median(cpus) / mp, 3)
+        kv["cpu"] = round(cpu / mp, 3)
         kv["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     else:
         kv["peak_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 2)
@@ -104,23 +114,12 @@ def train_speed(width: int, device: str, level: int, crop: int, batch: int, iter
            "depth": torch.rand(batch, 1, crop, crop, generator=g)}
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    walls, cpus = [], []
-    for i in range(iters + 1):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        w0, c0 = time.perf_counter(), time.process_time()
-        obj.step(prepare_paired(raw, level, dev, True))
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if i:
-            walls.append(time.perf_counter() - w0)
-            cpus.append(time.process_time() - c0)
+    wall, cpu = _timed(lambda: obj.step(prepare_paired(raw, level, dev, True)), iters, device)
     kv: dict[str, object] = {"figure": "train_it_per_s", "device": device, "threads": threads, "width": width,
                              "level": level, "crop": crop, "batch": batch, "amp": int(obj.amp),
-                             "value": round(1 / statistics.median(walls), 3),
-                             "s_per_it": round(statistics.median(walls), 3)}
+                             "value": round(1 / wall, 3), "s_per_it": round(wall, 3)}
     if device == "cpu":
-        kv["cpu_s_per_it"] = round(statistics.median(cpus), 3)
+        kv["cpu_s_per_it"] = round(cpu, 3)
         kv["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     else:
         kv["peak_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 2)
