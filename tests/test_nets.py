@@ -7,7 +7,7 @@ import torch
 
 from gan_bokeh.errors import UserError
 from gan_bokeh.nets import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
-from gan_bokeh.nets.vgg import VGG19_RELU3_2, VGGFeatures, vgg19_relu3_2
+from gan_bokeh.nets.vgg import VGG19_RELU3_2, VGGFeatures, vgg19_relu3_2, vgg19_relu5_4
 
 
 def _forward_backward(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -94,3 +94,14 @@ def test_vgg_loads_torchvision_layout_and_rejects_other_weights() -> None:
     bad["features.2.weight"] = torch.zeros(1, 1, 3, 3)
     with pytest.raises(ValueError, match="shape"):
         VGGFeatures().load_vgg_state_dict(bad)
+
+
+def test_vgg_relu5_4_for_pynet_content_loss() -> None:
+    """PyNET's content layer: 512 channels at 1/16, frozen, and it loads the same torchvision state dict
+    (layers past relu3_2 included). Catches a truncated prefix or a shifted layer index."""
+    vgg = vgg19_relu5_4()
+    f = vgg(torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert f.shape == (1, 512, 2, 2) and all(not p.requires_grad for p in vgg.parameters())
+    src = vgg19_relu5_4().state_dict()
+    assert "features.34.weight" in src and torch.equal(VGGFeatures(36).load_vgg_state_dict(src).features[34].weight,
+                                                       src["features.34.weight"])

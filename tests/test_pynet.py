@@ -3,6 +3,9 @@ mid-level resume on the shared real pairs, and full-resolution generation. Tiny 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +141,21 @@ def test_smoke_training_on_real_pairs_resume_mid_level_and_generate(shared_data:
     # a --depth folder without this photo's map: one-line user error, exit 2
     assert cli_main(["generate", "--checkpoint", str(tmp_path / "full"), "--input", str(photo),
                      "--out", str(tmp_path / "gen2"), "--no-overlay", "--depth", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_ddp_two_processes_across_a_level_boundary(tmp_path: Path) -> None:
+    """2-process torchrun (gloo on CPU) through level 7 into level 1: only rank 0 logs, levels advance
+    together. Catches DDP without find_unused_parameters (a level leaves layers out of the graph)."""
+    _write_pairs(tmp_path / "pairs", "ebb", n=4)
+    sets = [*SMOKE, "pynet.level_epochs=[1, 1]", "train.batch_size=1", "data.load_size=0"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gan_bokeh",
+           "train", "--config", "pynet_cpu", "--data", str(tmp_path / "pairs"), "--name", "ddp", "--out",
+           str(tmp_path), "--device", "cpu", "--max-iters", "3", *[a for s in sets for a in ("--set", s)]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = read_jsonl(tmp_path / "ddp" / "metrics.jsonl")
+    assert [r["level"] for r in rows] == [7, 7, 1]  # 4 pairs / (batch 1 x 2 ranks) = 2 steps per epoch
+    assert load_checkpoint(tmp_path / "ddp")["world_size"] == 2
