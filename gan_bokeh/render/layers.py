@@ -79,14 +79,14 @@ def background_depth(depth: np.ndarray, mask: np.ndarray, grow: int = 2) -> np.n
     """
     import cv2
 
-    from gan_bokeh.depth.files import _fill_unknown
+    from gan_bokeh.depth import fill_unknown
 
     hole = (mask > 0.5).astype(np.uint8)
     if grow > 0:
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     if not hole.any() or hole.all():
         return depth
-    return _fill_unknown(depth.astype(np.float64), hole == 0).astype(np.float32)
+    return fill_unknown(depth.astype(np.float64), hole == 0).astype(np.float32)
 
 
 def blur_scale(depth: np.ndarray, focus: float, long_side: int, *, aperture: float | None,
