@@ -264,7 +264,7 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
                   feather: float = 1.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
                   foreground_blur: bool = True, pyramid_radius: float = 6.0, min_radius: float = 0.75,
                   matting: bool = False, matting_band: int = 10, gamma: float = 0.5,
-                  curve: str = "power", highlight_mode: str = "points",
+                  curve: str = "power", highlight_mode: str = "points", kernel_softness: float = 0.0,
                   ) -> tuple[np.ndarray, dict]:
     """Render shallow depth of field with K depth layers (see the module docstring).
 
@@ -276,6 +276,8 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         aperture: f-number-like strength (default 1.8; smaller = more blur). Ignored with ``max_blur``.
         max_blur: blur radius in pixels of the pixel farthest from the focal plane.
         kernel: aperture shape (``disk``, ``hexagon``, …); kernel_rotation in radians.
+        kernel_softness: σ of the Gaussian roll-off of the aperture's edge, as a fraction of the radius
+            (:func:`soften_kernel`; 0 = hard-edged discs).
         n_layers: K of the K-means (seed 001: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
         work_size: long side of the copy used for clustering and the CRF.
         feather: σ of the layer feathering, in work-size pixels (eq. 10).
@@ -326,9 +328,10 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
     if any(p.radius > 0 for p in plan):
         lin = boosted_linear(img, highlight, highlight_threshold, mode=highlight_mode)
         pyramid = _Pyramid(lin, None if m_full is None else 1.0 - m_full)
-        background = _composite_background(plan, u_work, pyramid, kernel, kernel_rotation, pyramid_radius)
+        background = _composite_background(plan, u_work, pyramid, kernel, kernel_rotation, pyramid_radius,
+                                           kernel_softness)
         out = _composite_focus_and_front(img, plan, u_work, pyramid, m_full, background, kernel,
-                                         kernel_rotation, pyramid_radius)
+                                         kernel_rotation, pyramid_radius, kernel_softness)
     t_end = time.perf_counter()
 
     radius_work = np.zeros(wsize, np.float32)
@@ -354,15 +357,32 @@ def _layer_size(layer: Layer, full: tuple[int, int], pyramid_radius: float) -> t
     return size
 
 
+def soften_kernel(k: np.ndarray, sigma: float) -> np.ndarray:
+    """The aperture kernel convolved with a Gaussian of ``sigma`` px (grown to fit), normalised to sum 1.
+
+    A real lens's defocus disc is not a hard-edged stamp: spherical aberration, diffraction and the
+    sensor's anti-aliasing filter roll its edge off. ``sigma = 0`` returns ``k``.
+    """
+    import cv2
+
+    if sigma <= 0 or k.shape == (1, 1):
+        return k
+    pad = int(np.ceil(2.5 * sigma))
+    soft = cv2.GaussianBlur(np.pad(k, pad), (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return (soft / soft.sum()).astype(np.float32)
+
+
 def _gather(pyramid: _Pyramid, u_l: np.ndarray, farther: np.ndarray | None, layer: Layer, kernel: str,
-            rotation: float, pyramid_radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            rotation: float, pyramid_radius: float, softness: float = 0.0,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Blur the layer's premultiplied colour, weight and coverage at its reduced resolution.
 
     Returns ``(P, W, C)``: P/W is the layer's normalised colour (eq. 6 generalised: only the layer's own,
     non-subject pixels are gathered) and C = blurred (1 − Σ farther memberships) its coverage.
     """
     size = _layer_size(layer, pyramid.size, pyramid_radius)
-    k = make_kernel(kernel, layer.radius / layer.scale, rotation)
+    r = layer.radius / layer.scale
+    k = soften_kernel(make_kernel(kernel, r, rotation), softness * r)
     prem, keep = pyramid.at(size)
     u = _resize(u_l, size, down=u_l.shape[0] > size[0])
     weight = keep * u
@@ -376,7 +396,7 @@ def _gather(pyramid: _Pyramid, u_l: np.ndarray, farther: np.ndarray | None, laye
 
 
 def _composite_background(plan: list[Layer], u: list[np.ndarray], pyramid: _Pyramid, kernel: str,
-                          rotation: float, pyramid_radius: float) -> np.ndarray | None:
+                          rotation: float, pyramid_radius: float, softness: float = 0.0) -> np.ndarray | None:
     """Over-composite the blurred background layers far → near; returns linear light (reduced size) or None."""
     out = None
     farther = None  # Σ work-resolution memberships of the layers already composited (all farther)
@@ -384,7 +404,7 @@ def _composite_background(plan: list[Layer], u: list[np.ndarray], pyramid: _Pyra
     for layer in plan:
         if layer.role != "background":
             continue
-        p, w, c = _gather(pyramid, u[layer.index], farther, layer, kernel, rotation, pyramid_radius)
+        p, w, c = _gather(pyramid, u[layer.index], farther, layer, kernel, rotation, pyramid_radius, softness)
         farther = u[layer.index].copy() if farther is None else farther + u[layer.index]
         if out is None:
             out = p / np.maximum(w, tau)[..., None]
@@ -425,7 +445,7 @@ def mix_linear(out: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.nda
 
 def _composite_focus_and_front(img: np.ndarray, plan: list[Layer], u: list[np.ndarray], pyramid: _Pyramid,
                                m_full: np.ndarray | None, background: np.ndarray | None, kernel: str,
-                               rotation: float, pyramid_radius: float) -> np.ndarray:
+                               rotation: float, pyramid_radius: float, softness: float = 0.0) -> np.ndarray:
     """Put the sharp focal layer over the background, then the blurred foreground layers on top; every
     mix in linear light (:func:`mix_linear`). ``background`` is linear light at reduced size."""
     big_h, big_w = img.shape[:2]
@@ -441,7 +461,7 @@ def _composite_focus_and_front(img: np.ndarray, plan: list[Layer], u: list[np.nd
     for layer in plan:
         if layer.role != "foreground":
             continue
-        p, w, _ = _gather(pyramid, u[layer.index], None, layer, kernel, rotation, pyramid_radius)
+        p, w, _ = _gather(pyramid, u[layer.index], None, layer, kernel, rotation, pyramid_radius, softness)
         colour = linear_to_srgb(p / np.maximum(w, 1e-6)[..., None])
         colour = _resize(colour, (big_h, big_w), down=False)
         alpha = np.clip(_resize(w, (big_h, big_w), down=False), 0.0, 1.0)
