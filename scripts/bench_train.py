@@ -32,8 +32,8 @@ def _child(variant: str, size: int, iters: int, warmup: int, threads: int, devic
 
     from gan_bokeh.config import load_config
     from gan_bokeh.nets.vgg import vgg19_relu3_2
+    from gan_bokeh.objectives.cyclegan import CycleGANModel
     from gan_bokeh.train.config import TrainConfig
-    from gan_bokeh.train.model import CycleGANModel
 
     torch.set_num_threads(threads)
     cfg = load_config(TrainConfig, variant, overrides=[f"data.crop_size={size}", f"data.load_size={size}"])

@@ -276,8 +276,8 @@ def test_model_init_leaves_the_global_rng_alone() -> None:
     """Nets are initialised from train.seed on every rank, but each rank's augmentation stream (seeded with
     seed + rank before the model is built) must survive, or all DDP ranks would crop identically."""
     from gan_bokeh.config import load_config
+    from gan_bokeh.objectives.cyclegan import CycleGANModel
     from gan_bokeh.train.config import TrainConfig
-    from gan_bokeh.train.model import CycleGANModel
 
     cfg = load_config(TrainConfig, "cyclegan", overrides=["model.ngf=4", "model.ndf=4", "model.n_blocks=1"])
     draws = []

@@ -16,8 +16,10 @@ __all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TestConfig", "LogConfig"
 
 @dataclass
 class ModelConfig:
-    """Networks (paper Fig. 5). Names come from the registries in :mod:`gan_bokeh.nets`."""
+    """Objective and networks (paper Fig. 5). Names come from the registries in :mod:`gan_bokeh.objectives`
+    and :mod:`gan_bokeh.nets`."""
 
+    objective: str = "cyclegan"
     generator: str = "resnet_9blocks"
     discriminator: str = "patchgan_3layers"
     ngf: int = 64
@@ -69,6 +71,7 @@ class OptimConfig:
     lambda_mask: float = 0.0
     mask_vgg_weight: float = 1.0
     mask_overlay: bool = False
+    mask_loss_on: Literal["raw", "overlaid"] = "raw"  # raw: G(x) before the overlay (see objectives/cyclegan.py)
     amp: bool = True  # CUDA only; ignored on CPU
     channels_last: bool = True  # CUDA only; slower on this kind of CPU (see docs/training.md)
     deterministic: bool = False

@@ -30,6 +30,7 @@ from gan_bokeh.data import (
 )
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import append_jsonl, atomic_write_text, read_jsonl
+from gan_bokeh.objectives import NonFiniteLossError, Objective, build_objective
 from gan_bokeh.runtime import pick_device
 from gan_bokeh.train import checkpoint as ckpt
 from gan_bokeh.train.config import TrainConfig
@@ -42,7 +43,6 @@ from gan_bokeh.train.distributed import (
     is_distributed,
     shutdown_distributed,
 )
-from gan_bokeh.train.model import LOSS_TERMS, CycleGANModel, NonFiniteLossError
 from gan_bokeh.train.rng import rng_state, seed_everything, set_rng_state
 
 __all__ = ["RunOptions", "TrainResult", "train"]
@@ -166,7 +166,7 @@ class Trainer:
                 vgg = build_mask_vgg(self.opts.vgg_weights)
         return ds, state, vgg
 
-    def _setup(self) -> tuple[UnpairedDataset, CycleGANModel]:
+    def _setup(self) -> tuple[UnpairedDataset, Objective]:
         ds, state, vgg = self._check()
         if self.cfg.train.deterministic:
             torch.use_deterministic_algorithms(True)
@@ -174,7 +174,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels
         init_distributed(self.info, self.device)
         seed_everything(self.cfg.train.seed + self.info.rank)
-        model = CycleGANModel(self.cfg, self.device, vgg=vgg, rank=self.info.rank)
+        model = build_objective(self.cfg, self.device, vgg=vgg, rank=self.info.rank)
         if state is not None:
             self._restore(model, state)
         if self.info.enabled:
@@ -184,7 +184,7 @@ class Trainer:
         barrier()
         return ds, model
 
-    def _restore(self, model: CycleGANModel, state: dict[str, Any]) -> None:
+    def _restore(self, model: Objective, state: dict[str, Any]) -> None:
         by_rank = state.get("pools_by_rank")
         pools = by_rank[self.info.rank] if by_rank and len(by_rank) == self.info.world_size else None
         model.load_state_dict(state, pools=pools)
@@ -228,7 +228,7 @@ class Trainer:
     def _total_epochs(self) -> int:
         return self.cfg.train.n_epochs + self.cfg.train.n_epochs_decay
 
-    def _run(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> TrainResult:
+    def _run(self, ds: UnpairedDataset, model: Objective, stop: _StopFlag) -> TrainResult:
         from tqdm import tqdm
 
         p, max_iters = self.progress, self.opts.max_iters
@@ -275,7 +275,7 @@ class Trainer:
                                            pin_memory=self.device.type == "cuda", persistent_workers=False,
                                            generator=gen)
 
-    def _run_epoch(self, ds: UnpairedDataset, model: CycleGANModel, stop: _StopFlag) -> str | None:
+    def _run_epoch(self, ds: UnpairedDataset, model: Objective, stop: _StopFlag) -> str | None:
         p, t0 = self.progress, time.monotonic()
         sums: dict[str, float] = defaultdict(float)
         steps, skipped = 0, 0
@@ -315,7 +315,7 @@ class Trainer:
         self._epoch_summary(model, steps, skipped, sums, time.monotonic() - t0)
         return None
 
-    def _step(self, model: CycleGANModel, batch: dict[str, Any]) -> dict[str, float]:
+    def _step(self, model: Objective, batch: dict[str, Any]) -> dict[str, float]:
         batch = augment_batch(batch, self.augment, self.device)  # crop/flip/jitter on the training device
         try:
             return model.step(batch)
@@ -331,7 +331,7 @@ class Trainer:
             log.warning("skipping unreadable image %s: %s", path, reason)
 
     # -- logging ------------------------------------------------------------------------------------------
-    def _log(self, model: CycleGANModel, losses: dict[str, float]) -> None:
+    def _log(self, model: Objective, losses: dict[str, float]) -> None:
         p = self.progress
         self.bar.update(1)
         if not self.info.is_main:
@@ -347,12 +347,11 @@ class Trainer:
         if p.iteration % self.cfg.log.image_every == 0 or p.iteration == 1:
             self._log_images(model)
 
-    def _log_images(self, model: CycleGANModel) -> None:
+    def _log_images(self, model: Objective) -> None:
         from torchvision.utils import make_grid
 
         v = model.visuals
-        rows = (("A", ("real_A", "fake_B", "rec_A", "mask_A")), ("B", ("real_B", "fake_A", "rec_B", "mask_B")))
-        for side, names in rows:
+        for side, names in model.VISUAL_ROWS:
             tiles = []
             for n in names:
                 if n not in v:
@@ -363,30 +362,30 @@ class Trainer:
             self.writer.add_image(f"images/{side}: " + " | ".join(n for n in names if n in v),
                                   make_grid(torch.cat(tiles), nrow=len(tiles)), self.progress.iteration)
 
-    def _epoch_summary(self, model: CycleGANModel, steps: int, skipped: int, sums: dict[str, float], dt: float) -> None:
+    def _epoch_summary(self, model: Objective, steps: int, skipped: int, sums: dict[str, float], dt: float) -> None:
         if not self.info.is_main:
             return
         p = self.progress
-        means = " ".join(f"{k} {sums[k] / steps:.3f}" for k in (*LOSS_TERMS, *sorted(set(sums) - set(LOSS_TERMS)))
-                         if k in sums) if steps else "no steps"
+        order = (*model.LOSS_TERMS, *sorted(set(sums) - set(model.LOSS_TERMS)))
+        means = " ".join(f"{k} {sums[k] / steps:.3f}" for k in order if k in sums) if steps else "no steps"
         log.info("epoch %d/%d: %d it in %.0f s (%.2f s/it), lr %.2e, %s%s", p.epoch + 1, self._total_epochs(),
                  steps, dt, dt / max(steps, 1), model.lr, means,
                  f", skipped {skipped} unreadable image(s)" if skipped else "")
 
     # -- checkpoints --------------------------------------------------------------------------------------
-    def _periodic_save(self, model: CycleGANModel) -> None:
+    def _periodic_save(self, model: Objective) -> None:
         it, lg = self.progress.iteration, self.cfg.log
         if it % lg.save_every == 0:
             self._save(model, numbered=True)
         elif it % lg.latest_every == 0:
             self._save(model, numbered=False)
 
-    def _state(self, model: CycleGANModel) -> dict[str, Any]:
+    def _state(self, model: Objective) -> dict[str, Any]:
         p = self.progress
         state = {**model.state_dict(), "config": to_dict(self.cfg), "iteration": p.iteration, "epoch": p.epoch,
                  "progress": {"epoch": p.epoch, "batch": p.batch, "iteration": p.iteration},
                  "world_size": self.info.world_size}
-        pools, rng = model.state_dict()["pools"], rng_state()
+        pools, rng = model.pools_state(), rng_state()
         if is_distributed():  # every rank's pools and RNGs, so a DDP run resumes exactly too
             import torch.distributed as dist
 
@@ -398,7 +397,7 @@ class Trainer:
             state["pools_by_rank"], state["rng_by_rank"] = [pools], [rng]
         return state
 
-    def _save(self, model: CycleGANModel, numbered: bool = True) -> Path:
+    def _save(self, model: Objective, numbered: bool = True) -> Path:
         state = self._state(model)  # collective under DDP: every rank takes part
         latest = self.ckpt_dir / "latest.pt"
         if self.info.is_main:

@@ -1,0 +1,146 @@
+"""What every objective shares: device placement, AMP, DDP wrapping, the finite-loss guard, LR schedules
+and checkpoint state. Subclasses build their networks, optimisers, schedulers and pools in ``__init__`` and
+implement :meth:`Objective.step`; they own the order of the losses, never their math."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from gan_bokeh.train.config import TrainConfig
+from gan_bokeh.train.distributed import any_flag
+
+__all__ = ["Objective", "NonFiniteLossError", "set_requires_grad", "unwrap"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN/inf; the step was not applied."""
+
+    def __init__(self, terms: dict[str, float]) -> None:
+        self.terms = terms
+        bad = ", ".join(f"{k}={v}" for k, v in terms.items() if not math.isfinite(v))
+        super().__init__(f"non-finite loss ({bad})")
+
+
+def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    for n in nets:
+        for p in n.parameters():
+            p.requires_grad_(flag)
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or the module itself)."""
+    return net.module if hasattr(net, "module") else net
+
+
+class Objective:
+    """Base class of registered objectives.
+
+    Subclasses set, in ``__init__`` (after calling :meth:`_init_common`): ``self.archs`` (checkpoint arch
+    record, ``{"G": {"name", "kwargs"}, ...}``), ``self.nets``, ``self.optimizers``, ``self.schedulers`` and
+    ``self.pools`` (name → object with ``state_dict``/``load_state_dict``).
+
+    Class attributes:
+        name: registry name (set by ``@register_objective``).
+        data_kind: ``"unpaired"`` (trainA/ trainB/) or ``"paired"``; the trainer picks the dataset from it.
+        LOSS_TERMS: terms logged first, in this order, in the epoch summary.
+        VISUAL_ROWS: TensorBoard image rows: ``(row name, visual keys)``.
+    """
+
+    name: ClassVar[str] = ""
+    data_kind: ClassVar[str] = "unpaired"
+    LOSS_TERMS: ClassVar[tuple[str, ...]] = ()
+    VISUAL_ROWS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+
+    archs: dict[str, dict[str, Any]]
+    nets: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, Any]
+    pools: dict[str, Any]
+
+    def _init_common(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.cuda = device.type == "cuda"
+        self.amp = self.cuda and cfg.train.amp
+        self.memory_format = torch.channels_last if (self.cuda and cfg.train.channels_last) else torch.contiguous_format
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.visuals: dict[str, Tensor] = {}
+        self.pools = {}
+
+    # -- wiring ---------------------------------------------------------------------------------------
+    def wrap_ddp(self, device_ids: list[int] | None = None) -> None:
+        """Wrap every net in DistributedDataParallel (after the process group is up)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        for k in self.nets:
+            self.nets[k] = DDP(self.nets[k], device_ids=device_ids)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def _to_device(self, x: Tensor) -> Tensor:
+        if x.ndim == 4:
+            return x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        return x.to(self.device, non_blocking=True)
+
+    def _check_finite(self, terms: dict[str, Tensor]) -> None:
+        vals = torch.stack([v.detach().float() for v in terms.values()])
+        # All ranks must agree, or the others would wait forever in DDP's gradient all-reduce.
+        (bad,) = any_flag(not bool(torch.isfinite(vals).all()), device=self.device)
+        if bad:
+            raise NonFiniteLossError({k: float(v.detach()) for k, v in terms.items()})
+
+    @property
+    def lr(self) -> float:
+        first = next(iter(self.optimizers.values()))
+        return float(first.param_groups[0]["lr"])
+
+    # -- one iteration ----------------------------------------------------------------------------------
+    def step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Apply one optimisation step on ``batch``; return every loss term as a float."""
+        raise NotImplementedError
+
+    def end_epoch(self) -> None:
+        """Advance the LR schedules (once per epoch)."""
+        with warnings.catch_warnings():
+            # A run resumed exactly at an epoch boundary steps the schedule before any optimiser step in
+            # this process; the schedule is still right, so torch's order warning is noise here.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            for s in self.schedulers.values():
+                s.step()
+
+    # -- checkpoint state -----------------------------------------------------------------------------
+    def pools_state(self) -> dict[str, Any]:
+        """This rank's image pools (saved per rank so a DDP run resumes exactly)."""
+        return {k: p.state_dict() for k, p in self.pools.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.name,
+            "arch": self.archs,
+            "nets": {k: unwrap(v).state_dict() for k, v in self.nets.items()},
+            "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "sched": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict(),
+            "pools": self.pools_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], pools: dict[str, Any] | None = None) -> None:
+        for k, v in self.nets.items():
+            unwrap(v).load_state_dict(state["nets"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optim"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["sched"][k])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        pools = pools if pools is not None else state.get("pools", {})
+        for k, p in self.pools.items():
+            p.load_state_dict(pools[k], self.device)
