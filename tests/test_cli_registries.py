@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 
 def test_cli_choices_equal_the_registries():
@@ -37,10 +37,9 @@ def test_render_depth_backend_weights_and_saved_mask(tmp_path, capsys):
     """``--depth-backend depth-anything --depth-weights DIR`` (a tiny random-init model folder) is used and
     recorded; ``--save-maps`` writes the mask the render used; a missing model is one failed record."""
     pytest.importorskip("transformers")
-    from tests.test_depth_backends import tiny_depth_anything
-
     from gan_bokeh.cli import main
     from gan_bokeh.io import read_jsonl, read_mask
+    from tests.test_depth_backends import tiny_depth_anything
 
     image, mask = _inputs(tmp_path)
     tiny_depth_anything().save_pretrained(tmp_path / "da")
@@ -55,3 +54,36 @@ def test_render_depth_backend_weights_and_saved_mask(tmp_path, capsys):
     rc = main(["render", str(image), "--out", str(tmp_path / "o2"), "--mask", str(mask),
                "--depth-backend", "depth-anything", "--depth-weights", str(tmp_path)])
     assert rc == 1 and "config.json" in capsys.readouterr().err
+
+
+def test_evaluate_without_masks_segments_and_says_so(tmp_path, monkeypatch, capsys):
+    """``evaluate`` without --mask used to print a table with no subject/background columns; now the
+    segmenter makes the masks, the metrics appear, and a note names the segmenter."""
+    import json
+
+    from gan_bokeh import segment
+    from gan_bokeh.cli import main
+
+    image, _ = _inputs(tmp_path)
+    (tmp_path / "pred").mkdir()
+    Image.open(image).filter(ImageFilter.GaussianBlur(2)).save(tmp_path / "pred" / "a.png")
+
+    class Centre:
+        name = "centre-test"
+
+        def __call__(self, img):
+            m = np.zeros(img.shape[:2], np.float32)
+            m[10:40, 20:44] = 1
+            return m
+
+    built = []
+    monkeypatch.setattr(segment, "get_segmenter", lambda backend, **k: built.append(backend) or Centre())
+    assert main(["evaluate", "--pred", str(tmp_path / "pred"), "--input", str(image.parent),
+                 "--segmenter", "u2net"]) == 0
+    out = capsys.readouterr().out
+    assert built == ["u2net"] and "masks computed with the centre-test segmenter for 1 image(s)" in out
+    row = json.loads((tmp_path / "pred" / "metrics.json").read_text())["per_image"][0]
+    assert "subject_psnr" in row and "bg_hf_ratio" in row
+    assert main(["evaluate", "--pred", str(tmp_path / "pred"), "--input", str(image.parent),
+                 "--segmenter", "none", "--out", str(tmp_path / "o")]) == 0
+    assert "subject_psnr" not in json.loads((tmp_path / "o" / "metrics.json").read_text())["per_image"][0]
