@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ def test_cli_choices_equal_the_registries():
     """The CLI keeps literal choice tuples (fast --help); they must equal the depth, segmenter and blur
     curve registries. Catches a backend registered but not offered (or offered but unknown)."""
     from gan_bokeh.cli import render as cli
+    from gan_bokeh.cli import segment as segment_cli
     from gan_bokeh.depth import DEPTH_BACKEND_CHOICES
     from gan_bokeh.render.layers import BLUR_CURVES
     from gan_bokeh.segment import BACKENDS
@@ -20,6 +22,10 @@ def test_cli_choices_equal_the_registries():
     assert cli.DEPTH_BACKEND_CHOICES == DEPTH_BACKEND_CHOICES
     assert cli.SEGMENTER_CHOICES == BACKENDS
     assert cli.CURVE_CHOICES == BLUR_CURVES
+    parser = argparse.ArgumentParser()
+    segment_cli.add_arguments(parser)
+    backend = next(a for a in parser._actions if a.dest == "backend")
+    assert tuple(backend.choices) == BACKENDS
 
 
 def _inputs(tmp_path: Path) -> tuple[Path, Path]:
