@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import logging
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=768)
     ap.add_argument("--quick", action="store_true", help="fit the strength only (the test suite's grid)")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.perf_counter()
     pairs = load_vabm_pairs(args.data, args.width)
     names = [p.name for p in pairs]

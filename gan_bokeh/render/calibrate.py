@@ -13,12 +13,15 @@ it is given the best of three strengths *per photo* (an oracle advantage over th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 #: Strengths of :func:`naive_bucket_blur` (σ per unit mean |depth − focus|, as a fraction of the long side).
 NAIVE_STRENGTHS = (0.0025, 0.005, 0.01)
@@ -33,6 +36,15 @@ class Pair:
     target: np.ndarray  # (H, W, 3) sRGB [0, 1], f/1.8
     depth: np.ndarray   # (h, w) 0 near … 1 far
     mask: np.ndarray    # (H, W) {0, 1} in-focus region
+    _matte: np.ndarray | None = None
+
+    def matte(self) -> np.ndarray:
+        """The mask refined by closed-form matting (what ``matting=True`` computes), computed once."""
+        if self._matte is None:
+            from gan_bokeh.render.matting import refine_matte
+
+            self._matte = refine_matte(self.image, self.mask)
+        return self._matte
 
 
 def _small(img: np.ndarray, width: int) -> np.ndarray:
@@ -111,6 +123,7 @@ def score_grid(pairs: Sequence[Pair], candidates: dict[str, dict[str, Any]],
     for j, pair in enumerate(pairs):
         for i, opts in enumerate(candidates.values()):
             out[i, j] = scores(render(pair, opts), pair.target)
+        log.info("scored %s (%d/%d)", pair.name, j + 1, len(pairs))
     return out
 
 
@@ -164,8 +177,10 @@ def render_layers_pair(pair: Pair, options: dict[str, Any]) -> np.ndarray:
     """``layers`` on a pair, focused at the median depth of its in-focus mask."""
     from gan_bokeh.render import render_image
 
-    return render_image(pair.image, method="layers", mask=pair.mask, depth=pair.depth, focus=focus_of(pair),
-                        **options)[0]
+    opts = dict(options)
+    mask = pair.matte() if opts.pop("matting", False) else pair.mask  # same result, the matte computed once
+    return render_image(pair.image, method="layers", mask=mask, depth=pair.depth, focus=focus_of(pair),
+                        **opts)[0]
 
 
 def baseline_scores(pairs: Sequence[Pair]) -> dict[str, np.ndarray]:
