@@ -10,11 +10,20 @@ per-channel gain fit (the real pairs differ slightly in exposure); settings are 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 WIDTH = 768
 
 
-def test_layers_fitted_on_other_pairs_beat_the_baselines_on_the_held_out_pair(shared_data, artifacts_dir):
+@pytest.fixture(scope="module")
+def pairs_f18(shared_data):
+    """The six f/16 → f/1.8 pairs at working size, loaded once for the module."""
+    from gan_bokeh.render.calibrate import load_vabm_pairs
+
+    return load_vabm_pairs(shared_data, WIDTH)
+
+
+def test_layers_fitted_on_other_pairs_beat_the_baselines_on_the_held_out_pair(pairs_f18, artifacts_dir):
     """Leave-one-out over the six real pairs: the ``layers`` strength (the aperture calibration) is chosen
     on five pairs and scored on the sixth, never on a pair that chose it. The library's other defaults
     (blur curve, kernel softness, matting, highlights) were chosen by the same leave-one-out procedure
@@ -22,35 +31,12 @@ def test_layers_fitted_on_other_pairs_beat_the_baselines_on_the_held_out_pair(sh
     the unmodified input, the paper's Gaussian baseline and the naive six-bucket depth blur given the best
     of three strengths on the mean (chosen on the scored pairs: an advantage to the baseline), on mean
     gain-fitted PSNR and SSIM. Catches a renderer change that only wins on the photos it was tuned on."""
-    from gan_bokeh.render.calibrate import (
-        baseline_scores,
-        layers_grid,
-        leave_one_out,
-        load_vabm_pairs,
-        render_layers_pair,
-        score_grid,
-    )
+    from gan_bokeh.render.calibrate import layers_grid, loo_report
 
-    pairs = load_vabm_pairs(shared_data, WIDTH)
+    pairs = pairs_f18
     assert len(pairs) == 6, [p.name for p in pairs]
-    grid = layers_grid(full=False)
-    labels = list(grid)
-    chosen, held = leave_one_out(score_grid(pairs, grid, render_layers_pair))
-    names = [p.name for p in pairs]
-    lines = ["| scored pair | fitted on | chosen | layers PSNR / SSIM (held out) |", "|---|---|---|---|"]
-    for j, name in enumerate(names):
-        fitted = ", ".join(n for k, n in enumerate(names) if k != j)
-        lines.append(f"| {name} | {fitted} | {labels[chosen[j]]} | {held[j, 0]:.2f} / {held[j, 1]:.3f} |")
-    rows = {"layers (leave-one-out)": held, **baseline_scores(pairs)}
-    lines += ["", "| method | " + " | ".join(names) + " | mean PSNR | mean SSIM |",
-              "|---|" + "---|" * (len(names) + 2)]
-    means = {}
-    for label, r in rows.items():
-        means[label] = r.mean(axis=0)
-        cells = " | ".join(f"{a:.2f} / {b:.3f}" for a, b in r)
-        lines.append(f"| {label} | {cells} | {means[label][0]:.2f} | {means[label][1]:.4f} |")
-    table = "\n".join([f"layers fitted leave-one-out vs real f/1.8 ({WIDTH} px, gain-fitted PSNR / SSIM)", "",
-                       *lines, ""])
+    table, means = loo_report(pairs, layers_grid(full=False))
+    table = f"layers fitted leave-one-out vs real f/1.8 ({WIDTH} px, gain-fitted PSNR / SSIM)\n\n" + table
     print("\n" + table)
     (artifacts_dir / "render_quality.md").write_text(table)
     layers = means["layers (leave-one-out)"]
@@ -60,7 +46,7 @@ def test_layers_fitted_on_other_pairs_beat_the_baselines_on_the_held_out_pair(sh
     assert layers[0] > naive[0] and layers[1] > naive[1], "layers does not beat the naive bucket blur held out"
 
 
-def test_aperture_control_follows_real_f_numbers(shared_data, artifacts_dir):
+def test_aperture_control_follows_real_f_numbers(shared_data, pairs_f18, artifacts_dir):
     """VABD has the same scenes at f/1.8 and f/2.8: rendering with ``aperture=2.8`` must match the real
     f/2.8 photos better than the f/1.8 setting does (mean gain-fitted PSNR and SSIM over the scenes).
     No setting is fitted on the f/2.8 photos."""
@@ -68,7 +54,8 @@ def test_aperture_control_follows_real_f_numbers(shared_data, artifacts_dir):
 
     rows: dict[tuple[str, float], list[tuple[float, float]]] = {}
     for real in ("1_8", "2_8"):
-        pairs = [p for p in load_vabm_pairs(shared_data, WIDTH, target=real) if p.name.startswith("VABD")]
+        pairs = pairs_f18 if real == "1_8" else load_vabm_pairs(shared_data, WIDTH, target=real)
+        pairs = [p for p in pairs if p.name.startswith("VABD")]
         assert len(pairs) == 3
         for pair in pairs:
             for a in (1.8, 2.8):

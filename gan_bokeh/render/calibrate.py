@@ -199,3 +199,37 @@ def baseline_scores(pairs: Sequence[Pair]) -> dict[str, np.ndarray]:
         f"naive 6-bucket, best of 3 on the mean (s={NAIVE_STRENGTHS[best_mean]})": naive[best_mean],
         "naive 6-bucket, best of 3 per pair (oracle)": best_per_pair(naive),
     }
+
+
+def loo_report(pairs: Sequence[Pair], grid: dict[str, dict[str, Any]]) -> tuple[str, dict[str, np.ndarray]]:
+    """Fit ``layers`` leave-one-out over ``grid`` and score it beside the baselines.
+
+    Returns:
+        ``(Markdown, means)``: a table of which pairs fitted each held-out score (and the setting chosen),
+        a table of every method on every pair, and ``{method: mean (PSNR, SSIM)}``. The key
+        ``"layers (leave-one-out)"`` holds the held-out result; the row fitted on all pairs is reported for
+        reference only (it is scored on its own fitting data).
+    """
+    import collections
+
+    names = [p.name for p in pairs]
+    labels = list(grid)
+    grid_scores = score_grid(pairs, grid, render_layers_pair)
+    chosen, held = leave_one_out(grid_scores)
+    lines = ["| scored pair | fitted on | chosen setting | layers PSNR / SSIM (held out) |", "|---|---|---|---|"]
+    for j, name in enumerate(names):
+        fitted = ", ".join(n for k, n in enumerate(names) if k != j)
+        lines.append(f"| {name} | {fitted} | {labels[chosen[j]]} | {held[j, 0]:.2f} / {held[j, 1]:.3f} |")
+    rows = {"layers (leave-one-out)": held, **baseline_scores(pairs)}
+    best_all = int(np.argmax(grid_scores[:, :, 0].mean(axis=1)))
+    rows[f"layers fitted on all pairs (not held out): {labels[best_all]}"] = grid_scores[best_all]
+    lines += ["", "| method | " + " | ".join(names) + " | mean PSNR | mean SSIM |",
+              "|---|" + "---|" * (len(names) + 2)]
+    means = {}
+    for label, r in rows.items():
+        means[label] = r.mean(axis=0)
+        cells = " | ".join(f"{a:.2f} / {b:.3f}" for a, b in r)
+        lines.append(f"| {label} | {cells} | {means[label][0]:.2f} | {means[label][1]:.4f} |")
+    counts = collections.Counter(labels[c] for c in chosen)
+    lines += ["", "Settings chosen across the folds: " + "; ".join(f"{k} ×{v}" for k, v in counts.items())]
+    return "\n".join(lines) + "\n", means

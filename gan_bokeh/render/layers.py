@@ -276,8 +276,8 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         aperture: f-number-like strength (default 1.8; smaller = more blur). Ignored with ``max_blur``.
         max_blur: blur radius in pixels of the pixel farthest from the focal plane.
         kernel: aperture shape (``disk``, ``hexagon``, …); kernel_rotation in radians.
-        kernel_softness: σ of the Gaussian roll-off of the aperture's edge, as a fraction of the radius
-            (:func:`soften_kernel`; 0 = hard-edged discs).
+        kernel_softness: σ of a Gaussian roll-off of the aperture's edge, as a fraction of the radius
+            (0 = hard-edged discs).
         n_layers: K of the K-means (seed 001: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
         work_size: long side of the copy used for clustering and the CRF.
         feather: σ of the layer feathering, in work-size pixels (eq. 10).
@@ -357,19 +357,15 @@ def _layer_size(layer: Layer, full: tuple[int, int], pyramid_radius: float) -> t
     return size
 
 
-def soften_kernel(k: np.ndarray, sigma: float) -> np.ndarray:
-    """The aperture kernel convolved with a Gaussian of ``sigma`` px (grown to fit), normalised to sum 1.
-
-    A real lens's defocus disc is not a hard-edged stamp: spherical aberration, diffraction and the
-    sensor's anti-aliasing filter roll its edge off. ``sigma = 0`` returns ``k``.
-    """
+def _soften(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian roll-off of the aperture's edge, applied after the kernel (convolution is associative:
+    the same as a softened kernel, at the cost of one separable blur). A real lens's defocus disc is not a
+    hard-edged stamp: spherical aberration, diffraction and the sensor's anti-aliasing filter soften it."""
     import cv2
 
-    if sigma <= 0 or k.shape == (1, 1):
-        return k
-    pad = int(np.ceil(2.5 * sigma))
-    soft = cv2.GaussianBlur(np.pad(k, pad), (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    return (soft / soft.sum()).astype(np.float32)
+    if sigma < 0.3:
+        return a
+    return cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def _gather(pyramid: _Pyramid, u_l: np.ndarray, farther: np.ndarray | None, layer: Layer, kernel: str,
@@ -382,16 +378,16 @@ def _gather(pyramid: _Pyramid, u_l: np.ndarray, farther: np.ndarray | None, laye
     """
     size = _layer_size(layer, pyramid.size, pyramid_radius)
     r = layer.radius / layer.scale
-    k = soften_kernel(make_kernel(kernel, r, rotation), softness * r)
+    k = make_kernel(kernel, r, rotation)
     prem, keep = pyramid.at(size)
     u = _resize(u_l, size, down=u_l.shape[0] > size[0])
     weight = keep * u
-    p = _filter(prem * u[..., None], k)
-    w = _filter(weight, k)
+    p = _soften(_filter(prem * u[..., None], k), softness * r)
+    w = _soften(_filter(weight, k), softness * r)
     c = None
     if farther is not None:
         far = keep * _resize(farther, size, down=farther.shape[0] > size[0])
-        c = _filter(1.0 - far, k)
+        c = _soften(_filter(1.0 - far, k), softness * r)
     return p, w, c
 
 
