@@ -430,12 +430,13 @@ def mix_linear(out: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.nda
     from gan_bokeh.render.color import srgb_to_linear
 
     full = alpha >= 1.0 - 1e-4
-    out[full] = colour[full]
-    band = (alpha > 1e-4) & ~full
-    if band.any():
-        a = alpha[band][:, None]
-        lin = a * srgb_to_linear(colour[band]) + (1.0 - a) * srgb_to_linear(out[band])
-        out[band] = linear_to_srgb(lin)
+    np.copyto(out, colour, where=full[..., None])  # (boolean fancy indexing costs seconds at 12 MP)
+    band = np.flatnonzero((alpha > 1e-4) & ~full)
+    if band.size:
+        flat_out, flat_colour = out.reshape(-1, 3), colour.reshape(-1, 3)
+        a = alpha.reshape(-1)[band][:, None]
+        lin = a * srgb_to_linear(flat_colour[band]) + (1.0 - a) * srgb_to_linear(flat_out[band])
+        flat_out[band] = linear_to_srgb(lin)
     return out
 
 
