@@ -341,32 +341,6 @@ class FullResGenerator:
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().cpu().numpy())
 
 
-def input_depth(image: np.ndarray, mask: np.ndarray | None, depth_file: str | os.PathLike[str] | None = None, *,
-                kind: str = "depth", colormap: str | None = None, device: Any = None,
-                estimate: bool = True) -> tuple[np.ndarray, str]:
-    """The depth input (0 = near … 1 = far) of a generator trained with ``depth``, and where it came from:
-    the ``depth_file``, else the depth room's estimate (MiDaS, when its weights can be had), else the
-    offline guess from the subject mask — the same order as ``render``.
-
-    Returns:
-        ``(depth (H, W) float32, source)`` with source ``file:<path>``, ``midas:MiDaS_small`` or the
-        fallback's label; an unavailable estimator is reported by its one-line error in the source.
-    """
-    from gan_bokeh.depth import estimate_depth_midas, fallback_depth, load_depth
-    from gan_bokeh.depth.fallback import FALLBACK_LABEL
-
-    if depth_file is not None:
-        return load_depth(depth_file, kind=kind, colormap=colormap), f"file:{depth_file}"
-    label = FALLBACK_LABEL
-    if estimate:
-        try:
-            return estimate_depth_midas(image, device=device), "midas:MiDaS_small"
-        except UserError as err:  # offline without cached weights: say so, then guess
-            label = f"{FALLBACK_LABEL} (MiDaS unavailable: {str(err).splitlines()[0]})"
-    m = mask if mask is not None else np.zeros(image.shape[:2], np.float32)
-    return fallback_depth(np.asarray(m, np.float32)), label
-
-
 def inputs_of(state: dict[str, Any]) -> tuple[str, ...]:
     """``model.inputs`` of a checkpoint's config (``("rgb",)`` when absent)."""
     try:

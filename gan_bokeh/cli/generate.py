@@ -30,10 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from gan_bokeh.cli.options import add_depth_arguments
 
     add_depth_arguments(parser, "depth file (single input) or folder of <stem>.png/.npy/... (also <stem>_depth.*, "
-                                "<stem>_disparity.*) for a generator trained with depth input; else MiDaS, else "
-                                "the offline guess from the mask")
-    parser.add_argument("--no-midas", action="store_true",
-                        help="without --depth, skip MiDaS and use the offline fallback depth")
+                                "<stem>_disparity.*) for a generator trained with depth input; else --depth-backend")
+    from gan_bokeh.cli.options import add_depth_backend_arguments
+
+    add_depth_backend_arguments(parser)
     parser.add_argument("--work-size", type=int, default=None, metavar="N",
                         help="short side the generator sees (multiple of 4; default: the scale training saw, "
                              "data.load_size; a data.preprocess cyclegan run squashes to N x N; paired runs: the "
@@ -82,7 +82,6 @@ class _Inputs:
         self.args, self.gen, self.use_overlay, self.get_segmenter = args, gen, use_overlay, get_segmenter
         self.want_mask = use_overlay or gen.needs_mask or gen.renders
         self.optional_mask = not (use_overlay or gen.needs_mask)  # a renderer works without one
-        self.midas = not args.no_midas
         self.sources: dict[str, Counter[str]] = {"mask": Counter(), "depth": Counter()}
         check_colormap(args.depth_colormap)
         if args.depth is not None and not Path(args.depth).exists():
@@ -109,9 +108,11 @@ class _Inputs:
         return m
 
     def depth(self, path: Path, image, mask):  # noqa: ANN001, ANN201
-        from gan_bokeh.depth import find_depth_file
+        """The depth input of a generator trained with depth: ``--depth``, else ``--depth-backend`` (the one
+        registry :func:`gan_bokeh.depth.estimate_depth`, as ``render``)."""
+        from gan_bokeh.cli.options import depth_backend_of
+        from gan_bokeh.depth import estimate_depth, find_depth_file, resize_depth
         from gan_bokeh.errors import UserError
-        from gan_bokeh.generate import input_depth
 
         if not self.gen.needs_depth:
             return None
@@ -119,13 +120,10 @@ class _Inputs:
         found = find_depth_file(path, a.depth)
         if a.depth is not None and found is None:
             raise UserError(f"{path.name}: no depth file <stem>.* in {a.depth}")
-        d, src = input_depth(image, mask, found, kind=a.depth_kind, colormap=a.depth_colormap, device=a.device,
-                             estimate=self.midas)
-        if src.startswith("fallback") and self.midas and found is None:
-            log.warning("depth: %s", src)
-            self.midas = False  # one try per run
-        self.sources["depth"][src.split(":")[0] if src.startswith(("file:", "midas:")) else src] += 1
-        return d
+        res = estimate_depth(image, backend=depth_backend_of(a, found), mask=mask, path=found, kind=a.depth_kind,
+                             colormap=a.depth_colormap, weights=a.depth_weights, device=a.device)
+        self.sources["depth"][res.backend] += 1
+        return resize_depth(res.depth, image.shape[:2])
 
     def summary(self) -> str:
         parts = [f"{k} from " + ", ".join(f"{s} ×{n}" for s, n in c.items()) for k, c in self.sources.items() if c]

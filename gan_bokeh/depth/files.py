@@ -95,7 +95,7 @@ def normalize_depth(values: np.ndarray, kind: str = "depth") -> np.ndarray:
     if not known.any():
         raise UserError("the depth map has no finite values")
     if not known.all():
-        v = _fill_unknown(v, known)
+        v = fill_unknown(v, known)
     lo, hi = float(v.min()), float(v.max())
     if hi - lo < 1e-12:
         return np.zeros(v.shape, np.float32)
@@ -105,8 +105,22 @@ def normalize_depth(values: np.ndarray, kind: str = "depth") -> np.ndarray:
     return d.astype(np.float32)
 
 
-def _fill_unknown(v: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Give every unknown pixel the value of its nearest known pixel (Euclidean)."""
+def inverse_depth_to_depth(pred: np.ndarray) -> np.ndarray:
+    """The one conversion of a network's relative inverse depth (MiDaS, Depth Anything: larger = nearer,
+    known only up to scale and shift) into the library's convention, 0 = nearest … 1 = farthest.
+
+    The mapping is affine (``1 − min–max(pred)``), so the result stays linear in disparity: the thin-lens
+    blur of :mod:`gan_bokeh.render.layers` is exact on it up to the unknown scale.
+    """
+    return normalize_depth(np.asarray(pred, dtype=np.float64), kind="disparity")
+
+
+def fill_unknown(v: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Give every unknown pixel (``known`` False) the value of its nearest known pixel (Euclidean).
+
+    Args:
+        v: ``(H, W)`` values; known: ``(H, W)`` bool, at least one True.
+    """
     from scipy import ndimage
 
     _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)

@@ -81,8 +81,12 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
                      target_dir: str | os.PathLike[str] | None = None,
                      real_b_dir: str | os.PathLike[str] | None = None,
                      inception_weights: str | os.PathLike[str] | None = None,
-                     progress: bool = False) -> dict[str, Any]:
+                     progress: bool = False, segmenter: str | None = None,
+                     device: Any = None) -> dict[str, Any]:
     """Evaluate every output in ``pred_dir`` against the input (and target) with the same stem.
+
+    An input without a mask (``mask_dir``, sidecar, alpha) gets one from ``segmenter`` (a name of
+    :data:`gan_bokeh.segment.BACKENDS`, run on the input; ``None`` = leave it without) and a note says so.
 
     Returns:
         ``{"per_image": [{"name", metric: value, ...}], "mean": {...}, "notes": [...]}``; NaN values are
@@ -100,7 +104,8 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
         raise UserError(f"--pred {pred_dir}: no images found")
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
-    no_mask, resized = [], []
+    no_mask, resized, segmented = [], [], []
+    masker = _Masker(segmenter, device, notes)
     lpips_model = _lpips_or_note(notes) if targets else None
     for stem, p in tqdm(sorted(preds.items()), desc="evaluate", unit="img", disable=not progress):
         if stem not in inputs:
@@ -124,7 +129,8 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
             notes.append(f"skipped {p.name}: mask {err}")
             continue
         if mask is None:
-            no_mask.append(p.name)
+            mask = masker(inp)
+            (no_mask if mask is None else segmented).append(p.name)
         row: dict[str, Any] = {"name": p.name}
         row.update(evaluate_pair(pred, inp, mask, target))
         if lpips_model is not None and target is not None:
@@ -135,6 +141,9 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
     if no_mask:
         notes.append(f"no mask for {len(no_mask)} image(s) (subject/background/halo metrics omitted): "
                      + ", ".join(no_mask[:5]) + (" …" if len(no_mask) > 5 else ""))
+    if segmented:
+        notes.append(f"masks computed with the {masker.name} segmenter for {len(segmented)} image(s) without "
+                     "--mask, sidecar or alpha: " + ", ".join(segmented[:5]) + (" …" if len(segmented) > 5 else ""))
     if resized:
         notes.append(f"{len(resized)} output(s) differ in size from their input and were resized to it")
     if target_dir is not None and not any("psnr" in r for r in rows):
@@ -154,6 +163,30 @@ def _lpips_or_note(notes: list[str]) -> Any:
     except WeightsUnavailableError as err:
         notes.append(f"LPIPS skipped: {err}")
         return None
+
+
+class _Masker:
+    """Builds the segmenter on first need; a segmenter that cannot be built is noted once and skipped."""
+
+    def __init__(self, backend: str | None, device: Any, notes: list[str]) -> None:
+        self.backend, self.device, self.notes = backend, device, notes
+        self.seg: Any = None
+        self.name = backend or "none"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        if self.backend is None:
+            return None
+        if self.seg is None:
+            from gan_bokeh.segment import get_segmenter
+
+            try:
+                self.seg = get_segmenter(self.backend, device=self.device)
+            except (ImportError, UserError) as err:
+                self.notes.append(f"no segmenter for masks ({err})")
+                self.backend = None
+                return None
+            self.name = self.seg.name
+        return np.clip(self.seg(image), 0.0, 1.0).astype(np.float32)
 
 
 def _fid_kid(fake: list[Path], real_b_dir: str | os.PathLike[str], weights: Any, notes: list[str]
