@@ -519,15 +519,6 @@ def stage_train_all(cfg: DemoConfig, stages: Stages, data_key: str, n_images: in
 
 
 # --------------------------------------------------------------------------------------------- outputs
-def _cli(argv: list[str]) -> None:
-    """Run a ``gan-bokeh`` subcommand in this process (no interpreter start-up per call)."""
-    from gan_bokeh.cli import main
-
-    rc = main(argv)
-    if rc:
-        raise UserError(f"`gan-bokeh {' '.join(argv)}` failed with exit status {rc}")
-
-
 def output_sets() -> list[tuple[str, str, bool | None]]:
     """``(set name, variant or render method, test-time overlay)`` for every output set, report order."""
     sets: list[tuple[str, str, bool | None]] = [(f"render-{m}", m, None) for m in RENDER_METHODS]
@@ -537,12 +528,16 @@ def output_sets() -> list[tuple[str, str, bool | None]]:
 
 
 def stage_generate(cfg: DemoConfig, variant: str, overlay: bool, dest: Path) -> dict[str, Any]:
+    from gan_bokeh.batch.generate import GenerateJob, generate_files
+
     test = cfg.out / "dataset" / "testA"
     if dest.exists():
         shutil.rmtree(dest)
-    _cli(["generate", "--checkpoint", str(cfg.out / "runs" / variant), "--input", str(test), "--out", str(dest),
-          "--overlay" if overlay else "--no-overlay", "--mask", str(cfg.out / "dataset" / "testA_masks"),
-          "--device", "cpu"])
+    res = generate_files([test], GenerateJob(checkpoint=cfg.out / "runs" / variant, out=dest, overlay=overlay,
+                                             mask=cfg.out / "dataset" / "testA_masks", device="cpu"),
+                         progress=sys.stderr.isatty())
+    if res.exit_code:
+        raise UserError(f"generate {variant}: {res.summary()}; first failure: {res.failed[0][1]}")
     return {"variant": variant, "overlay": overlay, "images": len(list(dest.glob("*.png")))}
 
 
@@ -590,18 +585,19 @@ def stage_evaluate(cfg: DemoConfig, pred: Path, dest: Path) -> dict[str, Any]:
 
 
 def stage_compare(cfg: DemoConfig, notes: list[str]) -> dict[str, Any]:
-    """``gan-bokeh compare`` on the test photos, with the demo's notes and its ``layers`` blur strength."""
+    """The ``compare`` report of the test photos, with the demo's notes and its ``layers`` blur strength."""
     from gan_bokeh.io import list_images, read_image
+    from gan_bokeh.report import CompareOptions, build_report
 
     report = cfg.out / "report"
     root = cfg.out / "dataset"
     tests = list_images(root / "testA")
     short = min(min(read_image(p).shape[:2]) for p in tests)
-    _cli(["compare", "--input", str(root / "testA"), "--out", str(report), "--mask", str(root / "testA_masks"),
-          "--depth", str(root / "testA_depth"), "--runs", *(str(cfg.out / "runs" / v) for v in VARIANTS),
-          "--methods", ",".join(RENDER_METHODS), "--max-images", "0", "--no-segment", "--device", "cpu",
-          "--render-option", f"layers.max_blur={LAYERS_BLUR * short:.2f}",
-          *[a for n in notes for a in ("--note", n)]])
+    build_report(CompareOptions(
+        inputs=[root / "testA"], out_dir=report, runs=[cfg.out / "runs" / v for v in VARIANTS],
+        methods=RENDER_METHODS, mask_dir=root / "testA_masks", depth_dir=root / "testA_depth", max_images=0,
+        device="cpu", segment=False, progress=sys.stderr.isatty(),
+        render_options={"layers": {"max_blur": round(LAYERS_BLUR * short, 2)}}, notes=notes))
     return {"report": str(report / "index.html")}
 
 

@@ -53,6 +53,24 @@ class CompareOptions:
     #: caller notes shown at the top of the report's notes (``--note TEXT``)
     notes: Sequence[str] = ()
 
+    def validate(self) -> None:
+        """Raise :class:`UserError` (exit 2) for options that cannot work, before any cell is made."""
+        try:
+            from gan_bokeh.render import METHODS
+        except ImportError:
+            METHODS = None  # noqa: N806 - renderer room not installed: cells will say "unavailable"
+        if METHODS is not None:
+            bad = [m for m in self.methods if m not in METHODS]
+            if bad:
+                raise UserError(f"--methods {','.join(bad)}: unknown; choose from {', '.join(METHODS)}")
+        if self.depth_dir is not None and not Path(self.depth_dir).is_dir():
+            raise UserError(f"--depth {self.depth_dir}: no such folder")
+        from gan_bokeh.depth import check_colormap
+
+        check_colormap(self.depth_colormap)
+        if self.max_images < 0 or self.max_size < 0:
+            raise UserError("--max-images/--max-size must be >= 0")
+
 
 @dataclass
 class _Column:
@@ -445,7 +463,12 @@ class ReportBuilder:
 
 
 def build_report(opts: CompareOptions) -> tuple[Path, dict[str, int], list[str]]:
-    """Build the report; returns ``(index.html path, counters, notes)``."""
+    """Build the report; returns ``(index.html path, counters, notes)``.
+
+    Raises:
+        UserError: bad options (:meth:`CompareOptions.validate`), no inputs, ``out_dir`` = an input folder.
+    """
+    opts.validate()
     b = ReportBuilder(opts)
     index = b.build()
     return index, b.stats, b.notes
