@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gan_bokeh.cli.options import add_depth_arguments
+from gan_bokeh.registry import MERGE_MODES
 
 HELP = "apply a trained generator (G: A→B by default) to photos, output at full resolution"
 
@@ -33,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-size", type=int, default=None, metavar="N",
                         help="short side the generator sees (multiple of 4; default: the training crop size; "
                              "paired runs: the photo's full size)")
-    parser.add_argument("--merge", default="detail", choices=("detail", "delta", "resize"),
-                        help="how the working-resolution result reaches full size (default: detail)")
+    parser.add_argument("--merge", default="detail", choices=MERGE_MODES.names(),
+                        help="how the working-resolution result reaches full size: " + MERGE_MODES.help_list())
     parser.add_argument("--tile", type=int, default=0, metavar="N",
                         help="run the generator on overlapping N-px blocks of the working image (0 = off)")
     parser.add_argument("--jpeg-quality", "--quality", dest="jpeg_quality", type=int, default=95, metavar="Q",

@@ -22,20 +22,22 @@ from typing import TYPE_CHECKING, Any
 
 from gan_bokeh.cli.options import add_depth_arguments
 from gan_bokeh.errors import UserError
+from gan_bokeh.render.registry import KERNELS, RENDERERS
 
 if TYPE_CHECKING:
     from gan_bokeh.batch.render import RenderJob
 
 HELP = "render shallow depth of field without training (smoothing baselines, depth layers)"
 
-METHOD_CHOICES = ("average", "gaussian", "buckets", "interpolate", "layers")  # == gan_bokeh.render.METHODS
-KERNEL_CHOICES = ("disk", "triangle", "square", "pentagon", "hexagon", "heptagon", "octagon")
+METHOD_CHOICES = RENDERERS.names()
+KERNEL_CHOICES = KERNELS.names()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--method", choices=METHOD_CHOICES, default="layers", help="renderer (default layers)")
+    parser.add_argument("--method", choices=METHOD_CHOICES, default="layers",
+                        help="renderer (default layers; table in docs/rendering.md)")
     parser.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     parser.add_argument("--mask", type=Path, default=None,
                         help="mask file (one input) or folder with <stem>.png; white = subject")
@@ -56,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gamma", type=float, default=0.5,
                         help="blur curve r ∝ |depth − focus|^gamma (default 0.5, fitted on real photos; "
                              "1 = linear, for true disparity)")
-    parser.add_argument("--kernel", choices=KERNEL_CHOICES, default="disk", help="aperture shape")
+    parser.add_argument("--kernel", choices=KERNEL_CHOICES, default="disk", help="aperture shape (default disk)")
     parser.add_argument("--highlight", type=float, default=0.0, metavar="G",
                         help="boost small bright points by up to 1+G so they become bokeh discs (default 0)")
     parser.add_argument("--no-foreground-blur", action="store_true",
