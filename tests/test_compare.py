@@ -199,3 +199,45 @@ def test_render_options_and_notes(tmp_path, capsys):
     for bad in ("gaussian.ksize", "layers.max_blur=3", "ksize=3"):
         assert main([*args, "--render-option", bad]) == 2
         assert "--render-option" in capsys.readouterr().err
+
+
+def test_changed_input_same_name_and_size_makes_new_cells(tmp_path, capsys):
+    """The issue's measurement: replacing an input by another photo of the same name and size printed
+    "made 0, reused 1" and kept the old cell. Cells are keyed on content hashes, so every cell is made
+    again and shows the new photo; an unchanged input is reused."""
+    from PIL import Image
+
+    from gan_bokeh.io import read_image
+
+    src, out = tmp_path / "in", tmp_path / "r"
+    src.mkdir()
+    rng = np.random.default_rng(3)
+    Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(src / "a.png")
+    args = ["compare", "--input", str(src), "--out", str(out), "--methods", "gaussian", "--no-segment"]
+    assert main(args) == 0 and main(args) == 0
+    assert "0 cells made, 1 reused" in capsys.readouterr().out.splitlines()[-1]
+    Image.fromarray(np.full((24, 32, 3), 200, np.uint8)).save(src / "a.png")  # same name, same size
+    assert main(args) == 0
+    assert "1 cells made, 0 reused" in capsys.readouterr().out.splitlines()[-1]
+    for key in ("input", "render-gaussian"):
+        shown = read_image(out / "cells" / key / "a.jpg")
+        assert abs(float(shown.mean()) * 255 - 200) < 3, key  # the new photo, not the old one
+
+
+def test_retrained_run_under_the_same_name_makes_new_cells(tmp_path, capsys):
+    """A GAN cell is keyed on the checkpoint's content, not the run's name (catches a run-name-only key)."""
+    from PIL import Image
+
+    run = make_run(tmp_path, name="r1")
+    src, out = tmp_path / "in", tmp_path / "rep"
+    src.mkdir()
+    Image.fromarray((np.random.default_rng(4).random((32, 32, 3)) * 255).astype(np.uint8)).save(src / "a.png")
+    args = ["compare", "--input", str(src), "--out", str(out), "--methods", "", "--runs", str(run), "--no-segment"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 cells made" in capsys.readouterr().out.splitlines()[-1]
+    shutil.rmtree(run)
+    make_run(tmp_path, name="r1", crop=48)  # another checkpoint under the same run name
+    assert main(args) == 0
+    assert "1 cells made" in capsys.readouterr().out.splitlines()[-1]

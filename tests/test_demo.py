@@ -154,3 +154,14 @@ def test_smoke_demo_end_to_end_and_resume(tmp_path: Path, capsys, artifacts_dir:
     assert main(argv) == 0
     second = capsys.readouterr().out
     assert "[stage]" not in second and "0 ran" in second
+
+
+def test_force_forgets_stages_runs_and_report(tmp_path: Path):
+    """``demo --force`` after ``--iters N`` must not leave the old report behind (catches a report kept)."""
+    from gan_bokeh.demo.pipeline import forget_finished
+
+    for d in (".stages", "runs", "report", "dataset"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x").write_text("old")
+    forget_finished(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # the data set is rebuilt only if it changed

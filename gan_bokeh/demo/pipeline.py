@@ -679,14 +679,20 @@ def write_summary(cfg: DemoConfig, metrics: dict[str, dict[str, Any]], notes: li
 
 
 # --------------------------------------------------------------------------------------------- driver
+def forget_finished(out: Path) -> None:
+    """``--force``: forget finished stages, the runs (which would otherwise resume at their end) and the
+    report (whose cells would otherwise show the old generators)."""
+    for d in (out / ".stages", out / "runs", out / "report"):
+        if d.exists():
+            shutil.rmtree(d)
+
+
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     """Run (or resume) every stage; return the summary dict. Raises :class:`UserError` on a failed stage."""
     t_start = time.monotonic()
     cfg.out.mkdir(parents=True, exist_ok=True)
-    if cfg.force:  # forget finished stages and the runs (which would otherwise resume at their end)
-        for d in (cfg.out / ".stages", cfg.out / "runs"):
-            if d.exists():
-                shutil.rmtree(d)
+    if cfg.force:
+        forget_finished(cfg.out)
     cfg = replace(cfg, vgg=vgg_available())
     stages = Stages(cfg.out)
     notes = ["Demonstration set: 7 sample photos shipped with scikit-image and matplotlib, augmented, at "
