@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError, first_line
-from gan_bokeh.report.html import Cell, Row, metrics_table, render_page
+from gan_bokeh.report.html import DEPTH_LEGEND, Cell, Row, metrics_table, render_page
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,14 @@ def _checkpoint_digest(run: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:32]
+
+
+def metrics_caption(metrics: dict[str, Any]) -> str:
+    """The few numbers shown under a cell (all of them are in the metrics tables)."""
+    names = (("subject_psnr", "subject PSNR", ".1f"), ("bg_hf_ratio", "bg HF", ".2f"), ("edge_halo", "halo", ".3f"),
+             ("psnr", "PSNR", ".1f"))
+    return " · ".join(f"{label} {metrics[k]:{fmt}}" for k, label, fmt in names
+                      if isinstance(metrics.get(k), (int, float)) and metrics[k] == metrics[k])
 
 
 def slug(text: str) -> str:
@@ -353,7 +361,7 @@ class ReportBuilder:
         write_image(thumb, _thumb(arr), quality=85)
         atomic_write_text(side, json.dumps({"label": label, "note": note, "metrics": metrics or {},
                                             "key": content_key}, allow_nan=True))
-        return Cell(label, self._rel(thumb), self._rel(full), note)
+        return Cell(metrics_caption(metrics or {}), self._rel(thumb), self._rel(full), note, column=label)
 
     def _cached(self, key: str, stem: str, content_key: str) -> dict[str, Any] | None:
         """The stored sidecar of a cell when its image files exist and it was made from exactly this
@@ -378,17 +386,18 @@ class ReportBuilder:
             self.stats["reused"] += 1
             col.results.append({"name": stem, **meta["metrics"]})
             full, thumb, _ = self._paths(col.key, stem)
-            return Cell(col.label, self._rel(thumb), self._rel(full), meta.get("note", ""))
+            return Cell(metrics_caption(meta["metrics"]), self._rel(thumb), self._rel(full), meta.get("note", ""),
+                        column=col.label)
         if col.make is None:
-            return Cell(col.label, note="renderer unavailable")
+            return Cell("", note="renderer unavailable", column=col.label)
         if col.needs_mask and mask is None:
-            return Cell(col.label, note="needs a mask")
+            return Cell("", note="needs a mask", column=col.label)
         try:
             out = np.clip(col.make(image, mask, depth), 0, 1).astype(np.float32)
         except (UserError, ValueError, RuntimeError) as err:
             self.stats["failed"] += 1
             log.warning("%s on %s failed: %s", col.label, stem, err)
-            return Cell(col.label, note=f"failed: {first_line(err, 160)}")
+            return Cell("", note=f"failed: {first_line(err, 160)}", column=col.label)
         metrics = evaluate_pair(out, image, mask, target)
         self.stats["made"] += 1
         col.results.append({"name": stem, **metrics})
@@ -415,15 +424,15 @@ class ReportBuilder:
             stem = path.stem
             digests = tuple(array_digest(a) for a in (image, mask, depth, target))
             row = Row(path.name)
-            row.cells.append(self._static_cell("input", stem, image, f"input ({image.shape[1]}×{image.shape[0]})",
+            row.cells.append(self._static_cell("input", stem, image, f"{image.shape[1]}×{image.shape[0]} px",
                                                digests[0]))
-            row.cells.append(self._static_cell("mask", stem, mask, f"mask: {mask_src}", digests[1],
-                                               {"input": digests[0]})
-                             if mask is not None else Cell("mask", note="no mask"))
-            row.cells.append(self._static_cell("depth", stem, depth_preview(depth), f"depth: {depth_src}",
-                                               digests[2]) if depth is not None else Cell("depth", note="no depth"))
+            row.cells.append(self._static_cell("mask", stem, mask, mask_src, digests[1], {"input": digests[0]})
+                             if mask is not None else Cell("", note="no mask", column="mask"))
+            row.cells.append(self._static_cell("depth", stem, depth_preview(depth), depth_src, digests[2])
+                             if depth is not None else Cell("", note="no depth", column="depth"))
             if target is not None:
-                row.cells.append(self._static_cell("target", stem, target, "target (real shallow DoF)", digests[3]))
+                row.cells.append(self._static_cell("target", stem, target, "real shallow depth of field",
+                                                   digests[3]))
             for col in self.columns:
                 row.cells.append(self._cell(col, stem, image, mask, depth, target, digests))
             rows.append(row)
@@ -457,7 +466,8 @@ class ReportBuilder:
             write_image(full, arr, quality=92)
             write_image(thumb, _thumb(arr), quality=85)
             atomic_write_text(side, json.dumps({"label": label, "key": content_key, **(extra or {})}))
-        return Cell(label, self._rel(thumb), self._rel(full))
+        return Cell(label, self._rel(thumb), self._rel(full), column=key,
+                    extra_html=DEPTH_LEGEND if key == "depth" else "")
 
     def _tables(self) -> str:
         from gan_bokeh.evaluate import mean_metrics, write_metrics
