@@ -131,7 +131,9 @@ def doc_tables() -> dict[tuple[str, str], str]:
     from gan_bokeh.render.registry import KERNELS, RENDERERS
 
     return {
-        ("docs/rendering.md", "renderers"): RENDERERS.markdown({"needs_depth": "needs depth", "source": "source"}),
+        ("docs/rendering.md", "renderers"): RENDERERS.markdown({"needs_depth": "needs depth",
+                                                                         "pastes_subject": "subject pasted",
+                                                                         "source": "source"}),
         ("docs/rendering.md", "kernels"): KERNELS.markdown({"sides": "blades (0 = round)"}),
         ("docs/generation.md", "merge-modes"): MERGE_MODES.markdown({"keeps_detail": "full-resolution detail"}),
         ("docs/training.md", "configs"): CONFIGS.markdown({"command": "for"}),

@@ -83,6 +83,8 @@ class _Column:
     #: what makes this column's output besides the row's arrays: renderer + options, or the checkpoint's
     #: content hash + overlay + working size (part of every cell key)
     identity: str = ""
+    #: the output copies the input inside the mask: subject figures are high by construction
+    pasted: bool = False
 
 
 def array_digest(arr: np.ndarray | None) -> str:
@@ -116,6 +118,15 @@ def _checkpoint_digest(run: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:32]
+
+
+def _mean_cell(mean: dict[str, Any], key: str) -> Any:
+    """A mean for the table; PSNR means say how many identical images were left out (``31.2 (+2 identical)``)."""
+    v, n_same = mean.get(key), mean.get(f"{key}_identical")
+    if not n_same:
+        return v
+    shown = f"{v:.4g}" if isinstance(v, float) else "—"
+    return f"{shown} (+{int(n_same)} identical)"
 
 
 def metrics_caption(metrics: dict[str, Any]) -> str:
@@ -231,8 +242,11 @@ class ReportBuilder:
                 reason = str(err)
                 fn = None
             ident = "render:" + m + ":" + json.dumps(self.o.render_options.get(m) or {}, sort_keys=True, default=str)
+            from gan_bokeh.render.registry import RENDERERS
+
+            pasted = bool(RENDERERS[m].meta.get("pastes_subject")) if m in RENDERERS else False
             cols.append(_Column(*_render_column_names(m, self.o.render_options.get(m)), fn, needs_mask=False,
-                                identity=ident))
+                                identity=ident, pasted=pasted))
         if unavailable:
             self.notes.append(f"renderers {', '.join(unavailable)}: {reason}")
         used: set[str] = set()
@@ -247,7 +261,7 @@ class ReportBuilder:
             cols.append(_Column(slug(f"gan-{label}"), f"{label} ({kind})", self._gan_fn(gen, False),
                                 identity=ident + ":overlay=0"))
             cols.append(_Column(slug(f"gan-{label}-overlay"), f"{label} + overlay", self._gan_fn(gen, True),
-                                needs_mask=True, identity=ident + ":overlay=1"))
+                                needs_mask=True, identity=ident + ":overlay=1", pasted=True))
         return cols
 
     def _load_run(self, run: str | os.PathLike[str]) -> Any:
@@ -473,17 +487,21 @@ class ReportBuilder:
         from gan_bokeh.evaluate import mean_metrics, write_metrics
 
         keys = [k for k in TABLE_KEYS if any(k in r for c in self.columns for r in c.results)]
-        header = ["method", "images", *keys]
+        header = ["method", "subject", "images", *keys]
         rows = []
         for col in self.columns:
             if not col.results:
                 continue
             mean = mean_metrics(col.results)
             write_metrics({"per_image": col.results, "mean": mean, "notes": []}, self.out / "metrics" / col.key)
-            rows.append([col.label, len(col.results), *(mean.get(k) for k in keys)])
+            rows.append([col.label, "pasted" if col.pasted else "generated", len(col.results),
+                         *(_mean_cell(mean, k) for k in keys)])
         if not rows or not keys:
             return "<p>No metrics (no masks and no targets).</p>"
-        html = metrics_table("Mean over images (per-image values: metrics/<column>/metrics.csv)", header, rows)
+        html = metrics_table("Mean over images (per-image values: metrics/<column>/metrics.csv). \"pasted\": the "
+                             "output copies the input inside the mask, so its subject figures are high by "
+                             "construction; identical images (100 dB) are counted apart, not averaged",
+                             header, rows)
         per_image = []
         for col in self.columns:
             for r in col.results:
