@@ -18,7 +18,7 @@ from gan_bokeh.errors import WeightsUnavailableError
 from gan_bokeh.io import read_image, read_image_alpha, read_mask
 from gan_bokeh.segment import get_segmenter, mask_iou
 
-#: Required mean IoU (issue 7) per reference set group.
+#: Required mean IoU per reference set group.
 REQUIRED = {"u2net_human_seg + rembg_examples": 0.92, "cihp_pgn": 0.80}
 #: Floors this implementation actually reaches (regression guard); cihp is below the issue's target.
 FLOORS = {"u2net_human_seg + rembg_examples": 0.92, "cihp_pgn": 0.70}
