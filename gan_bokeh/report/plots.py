@@ -135,7 +135,8 @@ def plot_runs_group(runs: dict[str, Sequence[dict[str, Any]]], group: str, out_p
         win = smooth_window if smooth_window is not None else max(1, len(records) // 50)
         ls, lw, marker = styles[plotted % len(styles)]
         ax.plot(x, smooth(total, win), label=f"{name} ({' + '.join(keys)})" if len(keys) <= 4 else name,
-                linestyle=ls, linewidth=lw, marker=marker, markevery=max(1, len(x) // 8), markersize=4,
+                linestyle=ls, linewidth=lw, marker=marker, markersize=4,
+                markevery=(plotted * max(1, len(x) // 40), max(1, len(x) // 8)),  # staggered markers
                 alpha=0.9, zorder=2 + plotted)
         ax.set_xlabel(xlabel)
         plotted += 1
