@@ -269,3 +269,21 @@ def test_cli_generate_names_a_broken_mask_and_prefers_mask_dir_over_opaque_alpha
     b = np.asarray(Image.open(out / "p.png"), np.int16)[..., :3]
     assert np.abs(rgb[:, :30].astype(np.int16) - b[:, :30]).max() <= 1
     assert np.abs(rgb[:, 34:].astype(np.int16) - b[:, 34:]).mean() > 5
+
+
+def test_generate_works_in_the_geometry_training_saw() -> None:
+    """The working size/shape follows the run's ``data.preprocess``; legacy configs were squashed.
+    Fails on: generate ignoring the preset (always aspect-kept at the crop size, the old behaviour)."""
+    from gan_bokeh.generate import FullResGenerator, training_geometry
+
+    def state(**data: object) -> dict:
+        return {"config": {"data": {"crop_size": 64, **data}}}
+
+    assert training_geometry(state(preprocess="keep_aspect", load_size=72)) == (72, False)
+    assert training_geometry(state(preprocess="paper", load_size=64)) == (64, False)
+    assert training_geometry(state(preprocess="cyclegan", load_size=72)) == (72, True)
+    assert training_geometry(state(load_size=72)) == (72, True)  # recorded before data.preprocess existed
+    img = np.zeros((90, 150, 3), np.float32)
+    net = torch.nn.Identity()
+    assert FullResGenerator(net, work_size=72, squash=True).working_input(img).shape == (72, 72, 3)
+    assert FullResGenerator(net, work_size=72).working_input(img).shape == (72, 120, 3)

@@ -25,8 +25,9 @@ from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.loop import RunOptions, train
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36", "data.crop_size=32",
-        "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2", "log.save_every=3"]
+TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36",
+        "data.crop_size=32", "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2",
+        "log.save_every=3"]
 TERMS = {"D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B"}
 MASK_TERMS = {"mask_norm_A", "mask_vgg_A", "mask_norm_B", "mask_vgg_B"}
 
