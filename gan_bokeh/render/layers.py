@@ -30,9 +30,10 @@ from gan_bokeh.render.crf import depth_layers
 from gan_bokeh.render.kernels import make_kernel
 
 #: Blur radius (as a fraction of the image's long side) per unit |depth − focus|^gamma at f-number 1.
-#: Calibrated, together with the default gamma = 0.5, on the six real f/16 → f/1.8 pairs of
-#: shared/data/vabm (one value for every image; see docs/rendering.md).
-APERTURE_CALIBRATION = 0.0147
+#: The setting scripts/fit_render_optics.py picks on all six real f/16 → f/1.8 pairs of shared/data/vabm
+#: (power curve, gamma 0.5, kernel softness 0.5, feather 3) — the same one 4 of its 6 leave-one-out folds
+#: pick; its held-out scores are in docs/rendering.md (0.0147 · 1.8 / 2.6).
+APERTURE_CALIBRATION = 0.0102
 DEFAULT_APERTURE = 1.8
 #: Blur radius as a function of |depth − focus| (see :func:`render_layers`).
 BLUR_CURVES = ("thin-lens", "power")
@@ -261,10 +262,10 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
                   focus: float | str | tuple[float, float] | None = None, aperture: float | None = None,
                   max_blur: float | None = None, kernel: str = "disk", kernel_rotation: float = 0.0,
                   n_layers: int = 6, crf: bool = True, crf_lambda: float = 10.0, work_size: int = 384,
-                  feather: float = 1.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
+                  feather: float = 3.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
                   foreground_blur: bool = True, pyramid_radius: float = 6.0, min_radius: float = 0.75,
                   matting: bool = False, matting_band: int = 10, gamma: float = 0.5,
-                  curve: str = "power", highlight_mode: str = "points", kernel_softness: float = 0.0,
+                  curve: str = "power", highlight_mode: str = "points", kernel_softness: float = 0.5,
                   ) -> tuple[np.ndarray, dict]:
     """Render shallow depth of field with K depth layers (see the module docstring).
 
