@@ -8,14 +8,16 @@ Pipeline (all arrays float32):
    foreground blur is off) and a feathered membership ``a_l`` (Gaussian, eq. 10), upsampled to full
    resolution; the subject mask removes itself from every blurred layer (segmentation-guided kernel,
    eq. 6), so no subject colour is gathered into the background.
-3. Blur in linear light with a highlight boost. For each blurred layer, ``a_l·L`` and ``a_l`` are
+3. Blur in linear light, clipped highlights restored first (:func:`boosted_linear`), the aperture
+   kernel's edge softened (``kernel_softness``). For each blurred layer, ``a_l·L`` and ``a_l`` are
    blurred separately with the same normalised aperture kernel and divided (premultiplied gather):
    holes left by nearer layers fill with the layer's own colours. A radius r is blurred at 1/s of the
    resolution (s ≈ r / ``pyramid_radius``) with a kernel of radius r/s and upsampled: the result has no
    detail finer than r/ρ left, and the cost no longer grows with r².
-4. Back-to-front "over" compositing: a background layer is opaque wherever it or anything nearer is
-   (it continues behind occluders); the sharp focal layer (the original pixels) goes on top; blurred
-   foreground layers go over everything with their own blurred coverage.
+4. Back-to-front "over" compositing, every mix in linear light (:func:`mix_linear`): a background layer
+   is opaque wherever it or anything nearer is (it continues behind occluders); the sharp focal layer
+   (the original pixels) goes on top through the matte; blurred foreground layers go over everything
+   with their own blurred coverage.
 """
 
 from __future__ import annotations
