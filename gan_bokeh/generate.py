@@ -77,12 +77,26 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-def run_network(net: nn.Module, images: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """Run ``net`` on a same-shape batch ``(B, H, W, 3)`` [0, 1] → ``(B, H, W, 3)`` [0, 1]."""
-    from gan_bokeh.data.tensors import images_to_tensor, tensor_to_images
+def network_input(images: np.ndarray, extras: np.ndarray | None = None) -> torch.Tensor:
+    """``(B, H, W, 3)`` [0, 1] images (+ ``(B, H, W, k)`` [0, 1] extra inputs: mask, depth) → the generator's
+    ``(B, 3 + k, H, W)`` input: RGB in [-1, 1], extras in [0, 1], as in training."""
+    from gan_bokeh.data.tensors import images_to_tensor
+
+    x = images_to_tensor(images)
+    if extras is None:
+        return x
+    e = torch.from_numpy(np.ascontiguousarray(np.asarray(extras, np.float32).transpose(0, 3, 1, 2)))
+    return torch.cat([x, e], 1)
+
+
+def run_network(net: nn.Module, images: np.ndarray, device: torch.device | str = "cpu",
+                extras: np.ndarray | None = None) -> np.ndarray:
+    """Run ``net`` on a same-shape batch ``(B, H, W, 3)`` [0, 1] → ``(B, H, W, 3)`` [0, 1]; ``extras``
+    ``(B, H, W, k)`` are the extra input channels of a generator trained with ``model.inputs``."""
+    from gan_bokeh.data.tensors import tensor_to_images
 
     with torch.inference_mode():
-        out = net(images_to_tensor(images).to(device))
+        out = net(network_input(images, extras).to(device))
     return tensor_to_images(out)
 
 
@@ -181,11 +195,19 @@ class FullResGenerator:
 
     Args:
         net: the generator (eval mode), on ``device``.
-        work_size: short side of the working resolution (multiple of 4).
+        work_size: short side of the working resolution (multiple of 4); with ``squash``, the side of the
+            square the whole photo is squashed to (the geometry a ``data.preprocess: cyclegan`` run saw).
         merge: ``detail`` | ``delta`` | ``resize``.
         tile: when > 0, run the network on overlapping ``tile``-px blocks of the working image.
         overlap: tile overlap in working pixels.
         device: torch device of ``net``.
+        inputs: the generator's inputs (``model.inputs`` of its run): ``rgb`` and optionally ``mask`` and
+            ``depth``, which :meth:`generate` then needs per image.
+
+    A rendering generator (``renders = True``, e.g. ``defocus_resnet``) takes another path: its radius map
+    is predicted at the working resolution, upsampled and scaled by the size ratio, and the blur runs on
+    the full-resolution photo (``merge`` and ``tile`` do not apply); a subject mask, when given, guides
+    its gather.
     """
 
     net: nn.Module
@@ -194,6 +216,8 @@ class FullResGenerator:
     tile: int = 0
     overlap: int = 32
     device: Any = "cpu"
+    inputs: tuple[str, ...] = ("rgb",)
+    squash: bool = False  # work on a work_size² square (a run trained with data.preprocess cyclegan)
 
     def __post_init__(self) -> None:
         if self.merge not in MERGE_MODES:
@@ -202,27 +226,59 @@ class FullResGenerator:
             raise UserError(f"--work-size {self.work_size}: use a multiple of 4, at least 16")
         if self.tile and (self.tile < 16 or self.tile % 4):
             raise UserError(f"--tile {self.tile}: use 0 (off) or a multiple of 4, at least 16")
+        if self.tile and len(self.inputs) > 1:
+            raise UserError(f"--tile: not supported for a generator with inputs {list(self.inputs)}; drop --tile")
 
+    @property
+    def renders(self) -> bool:
+        """The generator renders its output from a blur-radius map (see the class docstring)."""
+        return bool(getattr(self.net, "renders", False))
+
+    @property
+    def needs_mask(self) -> bool:
+        return "mask" in self.inputs
+
+    @property
+    def needs_depth(self) -> bool:
+        return "depth" in self.inputs
     @classmethod
     def from_checkpoint(cls, run_or_file: str | os.PathLike[str], direction: str = "AtoB",
                         device: Any = None, work_size: int | None = None, **kwargs: Any
                         ) -> tuple[FullResGenerator, dict[str, Any]]:
-        """Load G/F from a run folder or checkpoint; ``work_size`` defaults to the training crop size."""
+        """Load G/F from a run folder or checkpoint, working in the geometry training saw (see
+        :func:`training_geometry`); an explicit ``work_size`` changes only the size."""
         from gan_bokeh.runtime import pick_device
         from gan_bokeh.train.checkpoint import load_generator
 
         dev = pick_device(device) if not isinstance(device, torch.device) else device
         net, state = load_generator(run_or_file, direction, map_location="cpu")
         net.to(dev)
-        if work_size is None:
-            work_size = crop_size_of(state)
-        return cls(net=net, work_size=work_size, device=dev, **kwargs), state
+        size, squash = training_geometry(state)
+        kwargs.setdefault("squash", squash)
+        return cls(net=net, work_size=size if work_size is None else work_size, device=dev, inputs=inputs_of(state),
+                   **kwargs), state
 
     def working_input(self, image: np.ndarray) -> np.ndarray:
         """Downscale ``image`` to the working resolution."""
+        if self.squash:
+            side = max(4, self.work_size // 4 * 4)
+            return resize_image(image, (side, side))
         return resize_image(image, working_shape(*image.shape[:2], self.work_size))
 
-    def forward_small(self, smalls: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def working_extras(self, shape: tuple[int, int], mask: np.ndarray | None,
+                       depth: np.ndarray | None) -> np.ndarray | None:
+        """The extra inputs at working size ``(h, w, k)`` [0, 1], in ``inputs`` order (``None``: RGB only)."""
+        names = self.inputs[1:]
+        if not names:
+            return None
+        maps = {"mask": mask, "depth": depth}
+        for n in names:
+            if maps[n] is None:
+                raise UserError(f"this generator was trained with inputs {list(self.inputs)}: give it a {n}")
+        return np.dstack([resize_image(np.asarray(maps[n], np.float32), shape, up="linear") for n in names])
+
+    def forward_small(self, smalls: Sequence[np.ndarray],
+                      extras: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
         """Run the network on working-size images; same-shape images are batched together."""
         out: list[np.ndarray | None] = [None] * len(smalls)
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -233,7 +289,8 @@ class FullResGenerator:
                 for i in idx:
                     out[i] = run_tiled(self.net, smalls[i], self.tile, self.overlap, self.device)
             else:
-                res = run_network(self.net, np.stack([smalls[i] for i in idx]), self.device)
+                ext = None if extras is None or extras[idx[0]] is None else np.stack([extras[i] for i in idx])
+                res = run_network(self.net, np.stack([smalls[i] for i in idx]), self.device, ext)
                 for i, r in zip(idx, res, strict=True):
                     out[i] = r
         return out  # type: ignore[return-value]
@@ -242,30 +299,75 @@ class FullResGenerator:
         """Generate one full-resolution output; a ``mask`` turns on the test-time overlay."""
         return self.generate([image], None if mask is None else [mask])[0]
 
-    def generate(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None
-                 ) -> list[np.ndarray]:
+    def generate(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None, *,
+                 subject_masks: Sequence[np.ndarray | None] | None = None,
+                 depths: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
         """Full-resolution outputs for a batch of ``(H, W, 3)`` [0, 1] images (sizes may differ).
 
         ``masks[i]`` (any size, resized) applies the mask overlay to image ``i``; ``None`` = no overlay.
+        ``subject_masks[i]`` / ``depths[i]`` (any size; depth 0 = near … 1 = far) feed a generator trained
+        with those inputs, and the subject mask guides a rendering generator's gather.
         """
+        n = len(images)
+        sub = list(subject_masks) if subject_masks is not None else [None] * n
+        dep = list(depths) if depths is not None else [None] * n
         smalls = [self.working_input(im) for im in images]
-        gens = self.forward_small(smalls)
+        extras = [self.working_extras(s.shape[:2], m, d) for s, m, d in zip(smalls, sub, dep, strict=True)]
+        if self.renders:
+            gens = [self._render_full(im, s, e, m) for im, s, e, m in zip(images, smalls, extras, sub, strict=True)]
+        else:
+            gens = self.forward_small(smalls, extras)
         outs = []
         for i, (im, s, g) in enumerate(zip(images, smalls, gens, strict=True)):
-            y = merge_full_resolution(im, s, g, self.merge)
+            y = g if self.renders else merge_full_resolution(im, s, g, self.merge)
             m = masks[i] if masks is not None else None
             if m is not None:
                 y = overlay(y, im, m)
             outs.append(y)
         return outs
 
+    def _render_full(self, image: np.ndarray, small: np.ndarray, extras: np.ndarray | None,
+                     mask: np.ndarray | None) -> np.ndarray:
+        """A rendering generator at full resolution: radius map at working size, blur on the full photo."""
+        with torch.inference_mode():
+            x = network_input(small[None], None if extras is None else extras[None]).to(self.device)
+            radius = self.net.radius_map(x)
+            full = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), np.float32))[None]
+            m = None
+            if mask is not None:
+                m_full = resize_image(np.asarray(mask, np.float32), image.shape[:2], up="linear")
+                m = torch.from_numpy(np.ascontiguousarray(m_full))[None, None].to(self.device)
+            out = self.net.render_full(full.to(self.device), radius, m)
+        return np.ascontiguousarray(out[0].permute(1, 2, 0).float().cpu().numpy())
 
-def crop_size_of(state: dict[str, Any]) -> int:
-    """The training crop size recorded in a checkpoint's config (256 when absent)."""
+
+def inputs_of(state: dict[str, Any]) -> tuple[str, ...]:
+    """``model.inputs`` of a checkpoint's config (``("rgb",)`` when absent)."""
     try:
-        return int(state["config"]["data"]["crop_size"])
+        return tuple(state["config"]["model"]["inputs"])
+    except (KeyError, TypeError):
+        return ("rgb",)
+
+
+def training_geometry(state: dict[str, Any]) -> tuple[int, bool]:
+    """``(work_size, squash)``: the pixel scale and shape the generator saw in training, from the
+    checkpoint's ``data`` config.
+
+    - ``keep_aspect``: short side ``load_size`` (training cut its crops from a ``load_size`` square of a photo
+      whose short side was ``load_size``).
+    - ``paper``: short side ``crop_size`` (= ``load_size``: the central square scaled to the crop).
+    - ``cyclegan``: the whole photo squashed to ``load_size²``; so are checkpoints whose config predates
+      ``data.preprocess`` (that was the only geometry then).
+    """
+    data = (state.get("config") or {}).get("data") or {}
+    preset = data.get("preprocess", "cyclegan")
+    try:
+        crop = int(data["crop_size"])
     except (KeyError, TypeError, ValueError):
-        return DEFAULT_WORK_SIZE
+        return DEFAULT_WORK_SIZE, False
+    load = data.get("load_size")
+    size = int(load) if isinstance(load, (int, float)) and preset != "paper" else crop
+    return size, preset == "cyclegan"
 
 
 def overlay_default(state: dict[str, Any]) -> bool:

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay")
+VARIANTS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay", "cut", "fastcut", "defocus")
 
 
 def _child(variant: str, size: int, iters: int, warmup: int, threads: int, device: str) -> dict[str, object]:
@@ -32,13 +32,13 @@ def _child(variant: str, size: int, iters: int, warmup: int, threads: int, devic
 
     from gan_bokeh.config import load_config
     from gan_bokeh.nets.vgg import vgg19_relu3_2
-    from gan_bokeh.objectives.cyclegan import CycleGANModel
+    from gan_bokeh.objectives import build_objective
     from gan_bokeh.train.config import TrainConfig
 
     torch.set_num_threads(threads)
     cfg = load_config(TrainConfig, variant, overrides=[f"data.crop_size={size}", f"data.load_size={size}"])
     dev = torch.device(device)
-    model = CycleGANModel(cfg, dev, vgg=vgg19_relu3_2() if cfg.needs_vgg else None)
+    model = build_objective(cfg, dev, vgg=vgg19_relu3_2() if cfg.needs_vgg else None)
     g = torch.Generator().manual_seed(0)
     mask = torch.zeros(1, 1, size, size)
     mask[:, :, size // 4: size, size // 4: 3 * size // 4] = 1.0  # a "person" in the lower middle

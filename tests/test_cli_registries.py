@@ -13,13 +13,14 @@ from PIL import Image, ImageFilter
 def test_cli_choices_equal_the_registries():
     """The CLI keeps literal choice tuples (fast --help); they must equal the depth, segmenter and blur
     curve registries. Catches a backend registered but not offered (or offered but unknown)."""
+    from gan_bokeh.cli import options
     from gan_bokeh.cli import render as cli
     from gan_bokeh.cli import segment as segment_cli
     from gan_bokeh.depth import DEPTH_BACKEND_CHOICES
     from gan_bokeh.render.layers import BLUR_CURVES
     from gan_bokeh.segment import BACKENDS
 
-    assert cli.DEPTH_BACKEND_CHOICES == DEPTH_BACKEND_CHOICES
+    assert options.DEPTH_BACKEND_CHOICES == DEPTH_BACKEND_CHOICES
     assert cli.SEGMENTER_CHOICES == BACKENDS
     assert cli.CURVE_CHOICES == BLUR_CURVES
     parser = argparse.ArgumentParser()

@@ -7,8 +7,9 @@ and, for ``layers``, ``OUT/maps/<stem>.radius.png`` (blur radius, white = ``max_
 
 Depth: ``--depth`` file/folder, else ``--depth-backend`` (``auto``: Depth Anything V2, MiDaS, then an
 offline guess from the mask; see :func:`gan_bokeh.depth.estimate_depth`), recorded as ``depth_backend`` /
-``depth_source``. Masks: ``--mask`` file/folder, a ``<stem>.mask.png`` sidecar, the input's alpha channel,
-else ``--segmenter`` (``--no-segment`` skips); ``--save-maps`` also writes the mask used.
+``depth_source``. Masks: the one rule of :mod:`gan_bokeh.io.masks` (``--mask`` file/folder, a ``<stem>.mask.png``
+sidecar, the input's alpha channel unless fully opaque), else ``--segmenter`` (``--no-segment`` skips);
+``--save-maps`` also writes the mask used.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_bokeh.cli.options import add_depth_arguments
+from gan_bokeh.cli.options import add_depth_arguments, add_depth_backend_arguments, depth_backend_of
 from gan_bokeh.errors import UserError
 
 HELP = "render shallow depth of field without training (smoothing baselines, depth layers)"
@@ -29,9 +30,7 @@ HELP = "render shallow depth of field without training (smoothing baselines, dep
 log = logging.getLogger("gan_bokeh.render")
 
 METHOD_CHOICES = ("average", "gaussian", "buckets", "interpolate", "layers")  # == gan_bokeh.render.METHODS
-# == gan_bokeh.depth.DEPTH_BACKEND_CHOICES / gan_bokeh.segment.BACKENDS (not imported: keeps --help fast;
-# tests/test_cli_registries.py checks they agree)
-DEPTH_BACKEND_CHOICES = ("auto", "file", "depth-anything", "midas", "fallback")
+# == gan_bokeh.segment.BACKENDS (not imported: keeps --help fast; tests/test_cli_registries.py checks they agree)
 SEGMENTER_CHOICES = ("auto", "deeplab", "selfie", "u2net")
 CURVE_CHOICES = ("thin-lens", "power")  # == gan_bokeh.render.layers.BLUR_CURVES
 KERNEL_CHOICES = ("disk", "triangle", "square", "pentagon", "hexagon", "heptagon", "octagon")
@@ -51,14 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cached, else selfie) or any salient subject (u2net)")
     add_depth_arguments(parser, "depth file (one input) or folder with <stem>.png/.jpg/.npy/.npz (also "
                                 "<stem>_depth.*, <stem>_disparity.*)")
-    parser.add_argument("--depth-backend", choices=DEPTH_BACKEND_CHOICES, default="auto",
-                        help="depth without --depth: auto tries depth-anything, midas, then the offline fallback "
-                             "(default auto; the one used is recorded)")
-    parser.add_argument("--depth-weights", type=Path, default=None, metavar="DIR",
-                        help="Depth Anything V2 model folder (config.json + model.safetensors) instead of the "
-                             "Hugging Face cache/download")
-    parser.add_argument("--no-midas", action="store_true",
-                        help="without --depth, skip the learned backends (same as --depth-backend fallback)")
+    add_depth_backend_arguments(parser)
     parser.add_argument("--focus", default="auto",
                         help="auto (median subject depth), a depth in [0,1], or X,Y pixel (default auto)")
     strength = parser.add_mutually_exclusive_group()
@@ -164,14 +156,12 @@ class _Sources:
     def mask(self, path: Path, image, alpha) -> tuple[Any, str]:
         import numpy as np
 
-        from gan_bokeh.io import find_mask, read_mask
+        from gan_bokeh.io import load_mask
 
         a = self.args
-        src = a.mask if (a.mask is not None and a.mask.is_file()) else find_mask(path, a.mask)
-        if src is not None:
-            return _fit(read_mask(src), image.shape[:2]), f"file:{src}"
-        if alpha is not None and float(alpha.min()) < 1.0:
-            return alpha.astype(np.float32), "alpha channel"
+        found, label = load_mask(path, alpha, a.mask, shape=image.shape[:2])  # the one mask rule (gan_bokeh.io.masks)
+        if found is not None:
+            return found, label
         if self.segmenter_failed:
             return None, "none"
         if self.segmenter is None:
@@ -193,10 +183,7 @@ class _Sources:
         src = self._depth_file(path)
         if src is None and a.depth is not None:
             raise UserError(f"{path.name}: no depth file <stem>.* in {a.depth}")
-        backend = "file" if src is not None else ("fallback" if a.no_midas else a.depth_backend)
-        if backend == "file" and src is None:
-            raise UserError("--depth-backend file needs --depth FILE|DIR")
-        res = estimate_depth(image, backend=backend, mask=mask, path=src, kind=a.depth_kind,
+        res = estimate_depth(image, backend=depth_backend_of(a, src), mask=mask, path=src, kind=a.depth_kind,
                              colormap=a.depth_colormap, weights=a.depth_weights, device=a.device)
         return res.depth, res.metadata()
 

@@ -19,9 +19,10 @@ __all__ = ["PairedAugment", "paired_augment", "augment_batch"]
 def _check(image: Tensor, mask: Tensor | None, crop_size: int) -> None:
     if image.ndim != 4 or image.shape[1] != 3 or not image.is_floating_point():
         raise ValueError(f"expected float (B, 3, H, W) images in [0, 1], got {image.dtype} {tuple(image.shape)}")
-    if mask is not None and (mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != image.shape[0]
+    if mask is not None and (mask.ndim != 4 or mask.shape[1] < 1 or mask.shape[0] != image.shape[0]
                              or mask.shape[2:] != image.shape[2:]):
-        raise ValueError(f"expected a (B, 1, H, W) mask matching images {tuple(image.shape)}, got {tuple(mask.shape)}")
+        raise ValueError(f"expected a (B, 1, H, W) mask (or (B, k, H, W): mask + depth) matching images "
+                         f"{tuple(image.shape)}, got {tuple(mask.shape)}")
     h, w = image.shape[2:]
     if crop_size > h or crop_size > w:
         raise ValueError(f"crop {crop_size} is larger than the images ({w}x{h}); "
@@ -77,15 +78,18 @@ def _to_unit(t: Tensor, device: torch.device) -> Tensor:
 
 
 def augment_batch(batch: dict[str, Any], aug: PairedAugment, device: torch.device) -> dict[str, Any]:
-    """A collated loader batch (``A``, ``B`` uint8 ``(B, 3, L, L)``, optional ``mask_A``, ``mask_B`` uint8
-    ``(B, 1, L, L)``) → the same dict with training tensors on ``device``: images ``(B, 3, S, S)`` in
-    [-1, 1], masks ``(B, 1, S, S)`` in [0, 1]. Domain A is drawn before domain B."""
+    """A collated loader batch (``A``, ``B`` uint8 ``(B, 3, L, L)``, optional ``mask_A``, ``mask_B``,
+    ``depth_A``, ``depth_B`` uint8 ``(B, 1, L, L)``) → the same dict with training tensors on ``device``:
+    images ``(B, 3, S, S)`` in [-1, 1], masks and depth ``(B, 1, S, S)`` in [0, 1], cropped and flipped with
+    their image (they ride through the augmentation as channels of one mask tensor). Domain A is drawn
+    before domain B."""
     out = dict(batch)
     for dom in "AB":
-        mkey = f"mask_{dom}"
-        mask = _to_unit(batch[mkey], device) if batch.get(mkey) is not None else None
-        img, mask = aug(_to_unit(batch[dom], device), mask)
+        keys = [k for k in (f"mask_{dom}", f"depth_{dom}") if batch.get(k) is not None]
+        aux = torch.cat([_to_unit(batch[k], device) for k in keys], 1) if keys else None
+        img, aux = aug(_to_unit(batch[dom], device), aux)
         out[dom] = img.mul_(2.0).sub_(1.0)
-        if mask is not None:
-            out[mkey] = mask
+        if aux is not None:
+            for i, k in enumerate(keys):
+                out[k] = aux[:, i:i + 1]
     return out

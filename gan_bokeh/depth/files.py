@@ -127,13 +127,22 @@ def fill_unknown(v: np.ndarray, known: np.ndarray) -> np.ndarray:
     return v[iy, ix]
 
 
+def resolve_depth_kind(path: str | os.PathLike[str], kind: str) -> str:
+    """``"auto"`` → ``"disparity"`` for ``*_disp*`` file names (``<stem>_disparity.png``, ``_disp.npy``), else
+    ``"depth"``; other kinds pass through. The one place this naming rule lives."""
+    if kind != "auto":
+        return kind
+    return "disparity" if "_disp" in Path(path).stem.lower() else "depth"
+
+
 def load_depth(path: str | os.PathLike[str], kind: str = "depth", colormap: str | None = None) -> np.ndarray:
     """Read a depth or disparity file.
 
     Args:
         path: ``.png`` (8- or 16-bit, gray or colour-mapped), ``.jpg``, ``.npy`` or ``.npz`` (key
             ``depth``/``disparity``/``arr_0`` or the only array).
-        kind: ``"depth"`` (larger = farther) or ``"disparity"`` (larger = nearer).
+        kind: ``"depth"`` (larger = farther), ``"disparity"`` (larger = nearer) or ``"auto"`` (see
+            :func:`resolve_depth_kind`).
         colormap: name of a matplotlib colormap (e.g. ``"Spectral"``) when the file is a colour
             visualisation: each pixel is mapped to the index of its nearest colormap entry.
 
@@ -144,6 +153,7 @@ def load_depth(path: str | os.PathLike[str], kind: str = "depth", colormap: str 
         UserError: unreadable file, unknown colormap, or a colour image without ``colormap``.
     """
     p = Path(path)
+    kind = resolve_depth_kind(p, kind)
     if not p.is_file():
         raise UserError(f"{p}: depth file not found")
     suffix = p.suffix.lower()

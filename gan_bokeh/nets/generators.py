@@ -7,6 +7,9 @@ multiples of 4 (two stride-2 stages).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -80,16 +83,63 @@ class ResnetGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    # -- encoder features (PatchNCE, Park et al. 2020) -------------------------------------------------
+    def default_feature_layers(self) -> list[int]:
+        """CUT's layers for this generator: the padded input (0), the first downsampling conv (4), the
+        second downsampling stage's norm (8), and two residual blocks — for 9 blocks exactly CUT's
+        ``0, 4, 8, 12, 16`` (the 3rd and 7th block); fewer blocks take the nearest existing ones."""
+        first_block = 10  # pad, conv, norm, relu, then 2 × (conv, norm, relu)
+        n_blocks = sum(isinstance(m, ResnetBlock) for m in self.model)
+        blocks = sorted({first_block + min(k, n_blocks - 1) for k in (2, 6)}) if n_blocks else []
+        return [0, 4, 8, *blocks]
 
-@register_generator("resnet_9blocks")
-def resnet_9blocks(**kwargs) -> ResnetGenerator:
-    """The paper's generator for 256×256 images."""
-    kwargs.setdefault("n_blocks", 9)
-    return ResnetGenerator(**kwargs)
+    def feature_channels(self, layers: list[int]) -> list[int]:
+        """Channels of the features :meth:`encode` returns for ``layers``."""
+        out = []
+        for i in layers:
+            ch = None
+            for m in list(self.model)[: i + 1]:
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    ch = m.out_channels
+            first = next(m for m in self.model if isinstance(m, nn.Conv2d))
+            out.append(first.in_channels if ch is None else ch)
+        return out
+
+    def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
+        """Features after each module index in ``layers`` of the sequential model (ascending), stopping
+        after the last one: ``(B, C_l, H_l, W_l)`` each. Used by the PatchNCE loss; the generator's
+        ``forward`` and its registry are unchanged."""
+        if not layers or min(layers) < 0 or max(layers) >= len(self.model):
+            raise ValueError(f"feature layers {layers} outside 0..{len(self.model) - 1}")
+        wanted, feats = set(layers), {}
+        for i, m in enumerate(self.model):
+            x = m(x)
+            if i in wanted:
+                feats[i] = x
+                if len(feats) == len(wanted):
+                    break
+        return [feats[i] for i in layers]
 
 
-@register_generator("resnet_6blocks")
-def resnet_6blocks(**kwargs) -> ResnetGenerator:
-    """CycleGAN's generator for 128×128 images."""
-    kwargs.setdefault("n_blocks", 6)
+def _named_resnet(n_blocks: int, doc: str) -> Callable[..., ResnetGenerator]:
+    """A factory whose name fixes the block count. ``n_blocks`` is still accepted so that checkpoints whose
+    ``arch`` record carries it (older runs) load as they were trained; the config refuses a conflict."""
+
+    def factory(**kwargs: Any) -> ResnetGenerator:
+        kwargs.setdefault("n_blocks", n_blocks)
+        return ResnetGenerator(**kwargs)
+
+    factory.__doc__ = doc
+    factory.n_blocks = n_blocks  # type: ignore[attr-defined]  # read by registry.generator_blocks
+    return factory
+
+
+register_generator("resnet_9blocks")(_named_resnet(9, "The paper's generator for 256×256 images (9 blocks)."))
+register_generator("resnet_6blocks")(_named_resnet(6, "CycleGAN's generator for 128×128 images (6 blocks)."))
+
+
+@register_generator("resnet")
+def resnet(**kwargs: Any) -> ResnetGenerator:
+    """The ResNet generator with ``n_blocks`` residual blocks (``model.n_blocks``; 9 when not given), for
+    small CPU models (``configs/cpu_small.yaml``: 3 blocks)."""
     return ResnetGenerator(**kwargs)

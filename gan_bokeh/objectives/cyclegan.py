@@ -70,11 +70,30 @@ class CycleGANModel(Objective):
 
     LOSS_TERMS = ("D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
     VISUAL_ROWS = (("A", ("real_A", "fake_B", "rec_A", "mask_A")), ("B", ("real_B", "fake_A", "rec_B", "mask_B")))
+    # The paper's notation: D_A judges domain A. The reference CycleGAN implementation (Zhu et al.) names its
+    # discriminators after the generator they oppose, so its loss_D_A is our D_B and vice versa; the other
+    # names (G_A, cycle_A, idt_A, ...) mean the same in both.
+    LOSS_DESCRIPTIONS = {
+        "D_A": "discriminator of domain A (ordinary): real A vs F(y). Reference CycleGAN calls this loss_D_B",
+        "D_B": "discriminator of domain B (shallow DoF): real B vs G(x). Reference CycleGAN calls this loss_D_A",
+        "G_A": "adversarial loss of G: A→B (judged by D_B); reference loss_G_A",
+        "G_B": "adversarial loss of F: B→A (judged by D_A); reference loss_G_B",
+        "cycle_A": "λ_cyc·‖F(G(x)) − x‖₁, x in A; reference loss_cycle_A",
+        "cycle_B": "λ_cyc·‖G(F(y)) − y‖₁, y in B; reference loss_cycle_B",
+        "idt_A": "identity of G: λ_cyc·λ_idt·‖G(y) − y‖₁, y in B; reference loss_idt_A",
+        "idt_B": "identity of F: λ_cyc·λ_idt·‖F(x) − x‖₁, x in A; reference loss_idt_B",
+        "mask_norm_A": "mask loss of G (eq. 11): λ_cyc·λ_mask·‖M⊙x − M⊙G(x)‖₁, x in A",
+        "mask_norm_B": "mask loss of F (eq. 11): λ_cyc·λ_mask·‖M⊙y − M⊙F(y)‖₁, y in B",
+        "mask_vgg_A": "VGG mask loss of G (eq. 12), x in A",
+        "mask_vgg_B": "VGG mask loss of F (eq. 12), y in B",
+    }
 
-    def translate(self, net: nn.Module, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    def translate(self, net: nn.Module, x: Tensor, mask: Tensor | None,
+                  extras: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """One pass through a generator: ``(raw, seen)``, where ``seen`` is ``raw`` with the mask overlay
-        (eq. 13) when training uses it: what the adversarial, cycle and identity losses see."""
-        raw = net(x)
+        (eq. 13) when training uses it: what the adversarial, cycle and identity losses see. ``extras``:
+        the extra input channels of ``x``'s scene (``model.inputs``), appended for the generator only."""
+        raw = net(self._net_input(x, extras))
         if self.cfg.train.mask_overlay:
             return raw, L.mask_overlay(raw, x, mask)
         return raw, raw
@@ -89,32 +108,26 @@ class CycleGANModel(Objective):
         real_A, real_B = self._to_device(batch["A"]), self._to_device(batch["B"])
         mA = self._to_device(batch["mask_A"]) if "mask_A" in batch else None
         mB = self._to_device(batch["mask_B"]) if "mask_B" in batch else None
-        fakes, terms_G = self._generator_step(real_A, real_B, mA, mB)
+        fakes, terms_G = self._generator_step(real_A, real_B, mA, mB, self._extras(batch, "A"),
+                                              self._extras(batch, "B"))
         terms_D = self._discriminator_step(real_A, real_B, *fakes)
         self.scaler.update()
         return {k: float(v) for k, v in {**terms_G, **terms_D}.items()}
 
     def _mask_terms(self, side: str, real: Tensor, raw: Tensor, seen: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Mask loss (eq. 10–12) of one direction on the output ``train.mask_loss_on`` names."""
-        t = self.cfg.train
-        fake = raw if t.mask_loss_on == "raw" else seen
-        feats = None
-        if self.vgg is not None:
-            with torch.no_grad():  # the target needs no gradient: one VGG pass on the real image
-                feats = self.vgg(L.masked(real, mask))
-        parts = L.mask_loss(real, fake, mask, lambda_cyc=t.lambda_cyc, lambda_mask=t.lambda_mask,
-                            vgg=self.vgg, vgg_weight=t.mask_vgg_weight, real_features=feats)
-        return {f"mask_{k}_{side}": v for k, v in parts.items()}
+        return self._mask_loss_terms(side, real, raw, seen, mask)
 
-    def _generator_losses(self, real_A: Tensor, real_B: Tensor, mA: Tensor | None,
-                          mB: Tensor | None) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
+    def _generator_losses(self, real_A: Tensor, real_B: Tensor, mA: Tensor | None, mB: Tensor | None,
+                          eA: Tensor | None = None, eB: Tensor | None = None
+                          ) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
         t, n = self.cfg.train, self.nets
         G, F = n["G"], n["F"]
         D_A, D_B = unwrap(n["D_A"]), unwrap(n["D_B"])  # frozen here: no DDP gradient sync needed
-        raw_B, fake_B = self.translate(G, real_A, mA)  # G(x), overlaid with x's subject when the overlay is on
-        _, rec_A = self.translate(F, fake_B, mA)
-        raw_A, fake_A = self.translate(F, real_B, mB)
-        _, rec_B = self.translate(G, fake_A, mB)
+        raw_B, fake_B = self.translate(G, real_A, mA, eA)  # G(x), overlaid with x's subject when the overlay is on
+        _, rec_A = self.translate(F, fake_B, mA, eA)  # fake_B shows real_A's scene: same mask and depth
+        raw_A, fake_A = self.translate(F, real_B, mB, eB)
+        _, rec_B = self.translate(G, fake_A, mB, eB)
         terms: dict[str, Tensor] = {
             "G_A": L.gan_loss(D_B(fake_B), True, t.gan_mode),
             "G_B": L.gan_loss(D_A(fake_A), True, t.gan_mode),
@@ -122,8 +135,8 @@ class CycleGANModel(Objective):
             "cycle_B": L.cycle_loss(rec_B, real_B, t.lambda_cyc),
         }
         if t.lambda_idt > 0:
-            terms["idt_A"] = L.identity_loss(self.translate(G, real_B, mB)[1], real_B, t.lambda_cyc, t.lambda_idt)
-            terms["idt_B"] = L.identity_loss(self.translate(F, real_A, mA)[1], real_A, t.lambda_cyc, t.lambda_idt)
+            terms["idt_A"] = L.identity_loss(self.translate(G, real_B, mB, eB)[1], real_B, t.lambda_cyc, t.lambda_idt)
+            terms["idt_B"] = L.identity_loss(self.translate(F, real_A, mA, eA)[1], real_A, t.lambda_cyc, t.lambda_idt)
         else:
             zero = real_A.new_zeros(())
             terms["idt_A"], terms["idt_B"] = zero, zero
@@ -137,13 +150,14 @@ class CycleGANModel(Objective):
             self.visuals.update(mask_A=mA, mask_B=mB)
         return (fake_A, fake_B), terms
 
-    def _generator_step(self, real_A: Tensor, real_B: Tensor, mA: Tensor | None,
-                        mB: Tensor | None) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
+    def _generator_step(self, real_A: Tensor, real_B: Tensor, mA: Tensor | None, mB: Tensor | None,
+                        eA: Tensor | None = None, eB: Tensor | None = None
+                        ) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
         n, opt = self.nets, self.optimizers["G"]
         set_requires_grad([n["D_A"], n["D_B"]], False)
         opt.zero_grad(set_to_none=True)
         with self._autocast():
-            fakes, terms = self._generator_losses(real_A, real_B, mA, mB)
+            fakes, terms = self._generator_losses(real_A, real_B, mA, mB, eA, eB)
             loss = torch.stack([v.float() for v in terms.values()]).sum()
         self._check_finite(terms)
         self.scaler.scale(loss).backward()
