@@ -56,6 +56,7 @@ def test_render_depth_backend_weights_and_saved_mask(tmp_path, capsys):
     assert rc == 0, capsys.readouterr()
     rec = read_jsonl(out / "render.jsonl")[0]
     assert rec["depth_backend"] == "depth-anything" and rec["depth_linear_in"] == "disparity"
+    assert rec["curve"] == "thin-lens"  # disparity-linear depth gets the thin-lens blur by default
     saved = read_mask(out / "maps" / "a.mask.png")
     assert saved.shape == (48, 64) and saved[20, 30] > 0.5 and saved[2, 2] < 0.5
     rc = main(["render", str(image), "--out", str(tmp_path / "o2"), "--mask", str(mask),

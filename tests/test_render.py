@@ -211,8 +211,9 @@ def test_highlight_boost_makes_a_disc():
     image[47:49, 47:49] = 1.0
     depth = np.ones((96, 96), np.float32)
     depth[:8, :8] = 0.0  # the focal plane is elsewhere
-    plain, _ = render_image(image, method="layers", depth=depth, focus=0.0, max_blur=10, highlight=0)
-    boosted, _ = render_image(image, method="layers", depth=depth, focus=0.0, max_blur=10, highlight=8)
+    hard = {"kernel_softness": 0.0}  # a hard-edged disc, to measure its size
+    plain, _ = render_image(image, method="layers", depth=depth, focus=0.0, max_blur=10, highlight=0, **hard)
+    boosted, _ = render_image(image, method="layers", depth=depth, focus=0.0, max_blur=10, highlight=8, **hard)
     assert boosted[48, 48].max() > plain[48, 48].max() + 0.02
     disc = boosted[..., 0] > 0.12
     ys, xs = np.nonzero(disc)

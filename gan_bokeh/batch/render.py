@@ -148,13 +148,18 @@ def render_file(path: Path, job: RenderJob, sources: Sources) -> dict[str, Any]:
         depth, depth_meta = sources.depth(path, image, mask)
     if job.method in ("average", "gaussian") and mask is None:
         log.warning("%s: no mask — the whole image is smoothed", path.name)
+    options = job.options
+    if job.method == "layers" and "curve" not in options:
+        # the thin-lens model is exact only when the depth is linear in disparity (docs/rendering.md)
+        options = {**options, "curve": "thin-lens" if depth_meta.get("depth_linear_in") == "disparity" else "power"}
     try:
-        out, info = render_image(image, method=job.method, mask=mask, depth=depth, **job.options)
+        out, info = render_image(image, method=job.method, mask=mask, depth=depth, **options)
     except ValueError as err:
         raise UserError(f"{path}: {err}") from err
     dest = output_path(job.out, path)
     meta = {"method": job.method, "mask": mask_src, **depth_meta,
-            "focus": info.get("focus"), "max_radius_px": info.get("max_radius_px")}
+            "focus": info.get("focus"), "max_radius_px": info.get("max_radius_px"),
+            **({"curve": options["curve"]} if "curve" in options else {})}
     write_image(dest, out, quality=job.quality, pnginfo={"gan-bokeh": json.dumps(meta)})
     if job.save_maps:
         _save_maps(job.out, path.stem, depth, info, image.shape[:2], mask)

@@ -64,12 +64,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="blur radius in pixels of the pixel farthest from the focal plane")
     parser.add_argument("--curve", choices=CURVE_CHOICES, default=None,
                         help="blur radius vs depth: thin-lens (linear in disparity) or power (|Δdepth|^gamma); "
-                             "default: see docs/rendering.md")
+                             "default: thin-lens when the depth is linear in disparity (learned backends, "
+                             "--depth-kind disparity), else power")
     parser.add_argument("--gamma", type=float, default=0.5,
                         help="exponent of --curve power (default 0.5)")
     parser.add_argument("--kernel", choices=KERNEL_CHOICES, default="disk", help="aperture shape (default disk)")
     parser.add_argument("--highlight", type=float, default=0.0, metavar="G",
                         help="boost small bright points by up to 1+G so they become bokeh discs (default 0)")
+    parser.add_argument("--highlight-mode", choices=("points", "all"), default="points",
+                        help="restore small bright points only (default) or every near-saturated pixel")
+    parser.add_argument("--kernel-softness", type=float, default=None, metavar="S",
+                        help="Gaussian roll-off of the aperture edge, σ = S × radius (default: see "
+                             "docs/rendering.md; 0 = hard-edged discs)")
     parser.add_argument("--no-foreground-blur", action="store_true",
                         help="keep everything in front of the focal plane sharp")
     parser.add_argument("--matting", action=argparse.BooleanOptionalAction, default=False,
@@ -111,6 +117,12 @@ def render_options(args: argparse.Namespace) -> dict[str, Any]:
                                 "matting": args.matting, "n_layers": args.layers, "gamma": args.gamma}
         if args.curve is not None:
             opts["curve"] = args.curve
+        if args.highlight_mode != "points":
+            opts["highlight_mode"] = args.highlight_mode
+        if args.kernel_softness is not None:
+            if args.kernel_softness < 0:
+                raise UserError("--kernel-softness must be >= 0")
+            opts["kernel_softness"] = args.kernel_softness
         if args.gamma <= 0:
             raise UserError("--gamma must be > 0")
         if args.max_blur is not None:

@@ -163,7 +163,8 @@ def layers_grid(full: bool = True) -> dict[str, dict[str, Any]]:
 
     strengths = (1.3, 1.8, 2.6)
     if not full:
-        return {f"a{a}": {"aperture": a} for a in strengths}
+        # the library default (1.8) and a step either side, on the same grid as the full search
+        return {f"a{a}": {"aperture": a} for a in (1.25, 1.8, 2.6)}
     grid = {}
     for a, curve, soft, hl, mat, fe in itertools.product(strengths, ("power", "thin-lens"), (0.0, 0.25, 0.5),
                                                          (0.0, 2.0), (False, True), (1.0, 3.0)):

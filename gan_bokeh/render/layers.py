@@ -1,4 +1,4 @@
-"""Depth-aware layered bokeh (seed 001 §3.3), gather-style and normalised, fast at any blur radius.
+"""Depth-aware layered bokeh (Xu et al. 2018 §3.3), gather-style and normalised, fast at any blur radius.
 
 Pipeline (all arrays float32):
 
@@ -8,14 +8,16 @@ Pipeline (all arrays float32):
    foreground blur is off) and a feathered membership ``a_l`` (Gaussian, eq. 10), upsampled to full
    resolution; the subject mask removes itself from every blurred layer (segmentation-guided kernel,
    eq. 6), so no subject colour is gathered into the background.
-3. Blur in linear light with a highlight boost. For each blurred layer, ``a_l·L`` and ``a_l`` are
+3. Blur in linear light, clipped highlights restored first (:func:`boosted_linear`), the aperture
+   kernel's edge softened (``kernel_softness``). For each blurred layer, ``a_l·L`` and ``a_l`` are
    blurred separately with the same normalised aperture kernel and divided (premultiplied gather):
    holes left by nearer layers fill with the layer's own colours. A radius r is blurred at 1/s of the
    resolution (s ≈ r / ``pyramid_radius``) with a kernel of radius r/s and upsampled: the result has no
    detail finer than r/ρ left, and the cost no longer grows with r².
-4. Back-to-front "over" compositing: a background layer is opaque wherever it or anything nearer is
-   (it continues behind occluders); the sharp focal layer (the original pixels) goes on top; blurred
-   foreground layers go over everything with their own blurred coverage.
+4. Back-to-front "over" compositing, every mix in linear light (:func:`mix_linear`): a background layer
+   is opaque wherever it or anything nearer is (it continues behind occluders); the sharp focal layer
+   (the original pixels) goes on top through the matte; blurred foreground layers go over everything
+   with their own blurred coverage.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from gan_bokeh.render.crf import depth_layers
 from gan_bokeh.render.kernels import make_kernel
 
 #: Blur radius (as a fraction of the image's long side) per unit |depth − focus|^gamma at f-number 1.
-#: Calibrated, together with the default gamma = 0.5, on the six real f/16 → f/1.8 pairs of
-#: shared/data/vabm (one value for every image; see docs/rendering.md).
-APERTURE_CALIBRATION = 0.0147
+#: The setting scripts/fit_render_optics.py picks on all six real f/16 → f/1.8 pairs of shared/data/vabm
+#: (power curve, gamma 0.5, kernel softness 0.5, feather 3) — the same one 4 of its 6 leave-one-out folds
+#: pick; its held-out scores are in docs/rendering.md (0.0147 · 1.8 / 2.6).
+APERTURE_CALIBRATION = 0.0102
 DEFAULT_APERTURE = 1.8
 #: Blur radius as a function of |depth − focus| (see :func:`render_layers`).
 BLUR_CURVES = ("thin-lens", "power")
@@ -261,10 +264,10 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
                   focus: float | str | tuple[float, float] | None = None, aperture: float | None = None,
                   max_blur: float | None = None, kernel: str = "disk", kernel_rotation: float = 0.0,
                   n_layers: int = 6, crf: bool = True, crf_lambda: float = 10.0, work_size: int = 384,
-                  feather: float = 1.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
+                  feather: float = 3.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
                   foreground_blur: bool = True, pyramid_radius: float = 6.0, min_radius: float = 0.75,
                   matting: bool = False, matting_band: int = 10, gamma: float = 0.5,
-                  curve: str = "power", highlight_mode: str = "points", kernel_softness: float = 0.0,
+                  curve: str = "power", highlight_mode: str = "points", kernel_softness: float = 0.5,
                   ) -> tuple[np.ndarray, dict]:
     """Render shallow depth of field with K depth layers (see the module docstring).
 
@@ -278,7 +281,7 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         kernel: aperture shape (``disk``, ``hexagon``, …); kernel_rotation in radians.
         kernel_softness: σ of a Gaussian roll-off of the aperture's edge, as a fraction of the radius
             (0 = hard-edged discs).
-        n_layers: K of the K-means (seed 001: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
+        n_layers: K of the K-means (Xu et al. 2018: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
         work_size: long side of the copy used for clustering and the CRF.
         feather: σ of the layer feathering, in work-size pixels (eq. 10).
         highlight: highlight boost gain (0 = off); highlight_threshold: sRGB level where it starts.
