@@ -88,6 +88,11 @@ def test_subject_guided_gather_keeps_the_subject_out_of_the_background() -> None
     assert float(plain[ring].mean()) > 0.2
     assert float(gathered[ring].max()) < 0.02  # only the gather's 1e-3 weight floor leaks
     assert torch.allclose(gathered[..., 12:28, 12:28], img[..., 12:28, 12:28], atol=1e-5)  # subject kept
+    # a little blur inside the subject blurs the subject, it does not pull in background colour
+    r_in = torch.full((1, 1, 40, 40), 2.0)
+    inside = (slice(None), slice(None), slice(12, 28), slice(12, 28))
+    assert torch.allclose(render_defocus(img, r_in, mask, max_radius=4, n_radii=3)[inside],
+                          render_defocus(img, r_in, None, max_radius=4, n_radii=3)[inside], atol=1e-5)
 
 
 def test_blur_mixes_in_linear_light() -> None:
