@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import make_unpaired_dataset
 
 from gan_bokeh import losses
 from gan_bokeh.config import load_config
-from gan_bokeh.io import read_jsonl, write_rgba
+from gan_bokeh.io import read_jsonl
 from gan_bokeh.nets import build_generator
 from gan_bokeh.objectives import build_objective
 from gan_bokeh.render.differentiable import (
@@ -138,16 +139,7 @@ def test_defocus_generator_outputs_a_blur_of_its_input() -> None:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "ds"
-    rng = np.random.default_rng(0)
-    for dom in "AB":
-        d = root / f"train{dom}"
-        d.mkdir(parents=True)
-        for i in range(3):
-            mask = np.zeros((40, 44), np.float32)
-            mask[8:32, 12:30] = 1
-            write_rgba(d / f"{dom}{i}.png", rng.random((40, 44, 3)).astype(np.float32), mask)
-    return root
+    return make_unpaired_dataset(tmp_path_factory.mktemp("data") / "ds")
 
 
 def test_defocus_config_trains(dataset: Path, tmp_path: Path) -> None:
