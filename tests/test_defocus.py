@@ -168,3 +168,21 @@ def test_subject_penalty_sharpens_the_subject() -> None:
     for _ in range(10):
         last = model.step(batch)["blur_subject"]
     assert last < 0.5 * first
+
+
+def test_one_sided_objectives_keep_real_b_photos_without_masks(tmp_path: Path) -> None:
+    """Real shallow-DoF photos rarely have masks: the one-sided objectives read masks of domain A only, so
+    an unmasked B folder trains (CycleGAN's mask loss still needs B masks and says so). Catches the dataset
+    filtering B by masks the objective never reads."""
+    from gan_bokeh.errors import UserError
+    from gan_bokeh.io import write_image
+
+    root = make_unpaired_dataset(tmp_path / "ds")
+    for p in (root / "trainB").glob("*.png"):
+        write_image(p, np.random.default_rng(0).random((40, 44, 3)).astype(np.float32))  # RGB: no alpha
+    for config in ("defocus", "fastcut"):
+        cfg = load_config(TrainConfig, config, overrides=[*TINY, "train.lambda_mask=0.5", "train.mask_vgg_weight=0"])
+        assert train(cfg, RunOptions(data=root, run_dir=tmp_path / config, max_iters=1, progress=False)).iteration == 1
+    cfg = load_config(TrainConfig, "mask_loss", overrides=[*TINY, "train.mask_vgg_weight=0"])
+    with pytest.raises(UserError, match="no subject masks"):
+        train(cfg, RunOptions(data=root, run_dir=tmp_path / "cyc", max_iters=1, progress=False))

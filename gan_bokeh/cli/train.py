@@ -12,7 +12,8 @@ HELP = "train a CycleGAN (optionally with mask loss / mask overlay) on trainA/ t
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config file or built-in name (cyclegan, mask_loss, mask_overlay, "
-                                         "mask_loss_overlay, cpu_small); default with --resume: the run's own")
+                                         "mask_loss_overlay, cut, fastcut, defocus, portrait_bokeh, cpu_small); "
+                                         "default with --resume: the run's own")
     parser.add_argument("--data", required=True, help="dataset folder with trainA/ and trainB/")
     parser.add_argument("--name", required=True, help="run name: the run folder is OUT/NAME")
     parser.add_argument("--out", default="checkpoints", help="where run folders go (default: checkpoints)")

@@ -54,6 +54,7 @@ class Objective:
 
     name: ClassVar[str] = ""
     data_kind: ClassVar[str] = "unpaired"
+
     LOSS_TERMS: ClassVar[tuple[str, ...]] = ()
     VISUAL_ROWS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
 
@@ -62,6 +63,11 @@ class Objective:
     optimizers: dict[str, torch.optim.Optimizer]
     schedulers: dict[str, Any]
     pools: dict[str, Any]
+
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        """The domains whose masks and depth the dataset must load for ``cfg`` (``"AB"`` or ``"A"``)."""
+        return "AB"
 
     def _init_common(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device

@@ -96,6 +96,12 @@ class CUTModel(OneSidedObjective):
         }
         self.schedulers = {k: make_scheduler(o, t.n_epochs, t.n_epochs_decay) for k, o in self.optimizers.items()}
 
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        """A; also B when the NCE identity pass feeds real B photos with extra inputs to G."""
+        idt = cls.DEFAULTS["nce_idt"] if cfg.train.nce_idt is None else cfg.train.nce_idt
+        return "AB" if (idt and len(cfg.model.inputs) > 1) else "A"
+
     def _opt(self, key: str) -> Any:
         v = getattr(self.cfg.train, key)
         return self.DEFAULTS[key] if v is None else v

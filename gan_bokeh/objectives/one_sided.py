@@ -12,12 +12,21 @@ from torch import Tensor
 
 from gan_bokeh import losses as L
 from gan_bokeh.objectives.base import Objective, set_requires_grad
+from gan_bokeh.train.config import TrainConfig
 
 __all__ = ["OneSidedObjective"]
 
 
 class OneSidedObjective(Objective):
-    """Base of objectives with nets ``G`` and ``D_B`` and optimisers ``G`` (G and any heads) and ``D``."""
+    """Base of objectives with nets ``G`` and ``D_B`` and optimisers ``G`` (G and any heads) and ``D``.
+
+    Only domain A's masks and depth are read (the overlay, the mask loss and the extra inputs act on G's
+    input), so real B photos without a mask stay in the training set.
+    """
+
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        return "A"
 
     def _one_sided_step(self, generator_losses: Callable[[], tuple[Tensor, dict[str, Tensor]]], real_B: Tensor,
                         pool: Any = None) -> dict[str, float]:

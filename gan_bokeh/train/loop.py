@@ -30,7 +30,7 @@ from gan_bokeh.data import (
 )
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import append_jsonl, atomic_write_text, read_jsonl
-from gan_bokeh.objectives import NonFiniteLossError, Objective, build_objective
+from gan_bokeh.objectives import NonFiniteLossError, Objective, build_objective, objective_class
 from gan_bokeh.runtime import pick_device
 from gan_bokeh.train import checkpoint as ckpt
 from gan_bokeh.train.config import TrainConfig
@@ -145,7 +145,8 @@ class Trainer:
             log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
         ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, need_masks=c.needs_masks,
                              mask_dir=c.data.mask_dir, cache_dir=cache_dir, need_depth=c.needs_depth,
-                             depth_dir=c.data.depth_dir, depth_kind=c.data.depth_kind)
+                             depth_dir=c.data.depth_dir, depth_kind=c.data.depth_kind,
+                             domains=objective_class(c.model.objective).input_domains(c))
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
