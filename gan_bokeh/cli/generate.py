@@ -256,8 +256,9 @@ def run(args: argparse.Namespace) -> int:
             failed += bad
             bar.update(len(batch))
     bar.close()
+    how = "rendered at full size" if gen.renders else f"merge {gen.merge}"
     print(f"generate: {done} done, {len(skipped)} skipped, {len(failed)} failed → {out_dir} "
-          f"(work size {gen.work_size}, merge {gen.merge}, overlay {'on' if use_overlay else 'off'}, "
+          f"(work size {gen.work_size}, {how}, overlay {'on' if use_overlay else 'off'}, "
           f"device {gen.device})")
     if sources.summary():
         print(f"  inputs: {sources.summary()}")
