@@ -23,9 +23,9 @@ from gan_bokeh.train.checkpoint import load_checkpoint, load_generator
 from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.loop import RunOptions, train
 
-TINY = ["model.ngf=4", "model.ndf=4", "model.n_blocks=1", "data.load_size=36", "data.crop_size=32",
-        "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2", "log.save_every=3",
-        "model.nce_mlp_dim=8", "train.nce_patches=16"]
+TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36",
+        "data.crop_size=32", "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2",
+        "log.save_every=3", "model.nce_mlp_dim=8", "train.nce_patches=16"]
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,8 @@ def test_augment_crops_depth_and_mask_with_their_image(dataset: Path) -> None:
 def test_objectives_train_with_extra_inputs(config: str, inputs: str, dataset: Path, tmp_path: Path) -> None:
     """Generators get 3 + k input channels, discriminators 3; two iterations run with finite losses
     (catches extras missing from a generator call, or fed to a discriminator)."""
-    cfg = load_config(TrainConfig, config, overrides=[*TINY, f"model.inputs={inputs}"])
+    net = [] if config == "defocus" else ["model.generator=resnet"]  # a name fixing 9 blocks refuses n_blocks=1
+    cfg = load_config(TrainConfig, config, overrides=[*TINY, *net, f"model.inputs={inputs}"])
     k = len(cfg.model.inputs) - 1
     train(cfg, RunOptions(data=dataset, run_dir=tmp_path / "run", max_iters=2, progress=False))
     rows = read_jsonl(tmp_path / "run" / "metrics.jsonl")
