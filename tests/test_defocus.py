@@ -181,8 +181,10 @@ def test_one_sided_objectives_keep_real_b_photos_without_masks(tmp_path: Path) -
     for p in (root / "trainB").glob("*.png"):
         write_image(p, np.random.default_rng(0).random((40, 44, 3)).astype(np.float32))  # RGB: no alpha
     for config in ("defocus", "fastcut"):
-        cfg = load_config(TrainConfig, config, overrides=[*TINY, "train.lambda_mask=0.5", "train.mask_vgg_weight=0"])
+        net = [] if config == "defocus" else ["model.generator=resnet"]  # n_blocks=1 needs the generic ResNet
+        cfg = load_config(TrainConfig, config, overrides=[*TINY, *net, "train.lambda_mask=0.5",
+                                                          "train.mask_vgg_weight=0"])
         assert train(cfg, RunOptions(data=root, run_dir=tmp_path / config, max_iters=1, progress=False)).iteration == 1
-    cfg = load_config(TrainConfig, "mask_loss", overrides=[*TINY, "train.mask_vgg_weight=0"])
+    cfg = load_config(TrainConfig, "mask_loss", overrides=[*TINY, "model.generator=resnet", "train.mask_vgg_weight=0"])
     with pytest.raises(UserError, match="no subject masks"):
         train(cfg, RunOptions(data=root, run_dir=tmp_path / "cyc", max_iters=1, progress=False))
