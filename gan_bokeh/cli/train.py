@@ -13,7 +13,8 @@ HELP = "train a CycleGAN (mask loss / overlay) on trainA/ trainB/, or PyNET on a
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config file or built-in name (cyclegan, mask_loss, mask_overlay, "
-                                         "mask_loss_overlay, cut, fastcut, defocus, portrait_bokeh, cpu_small, "
+                                         "mask_loss_overlay, mask_loss_overlay_mask_depth, cut, fastcut, defocus, "
+                                         "portrait_bokeh, cpu_small, "
                                          "pynet_ebb, pynet_cpu); default with --resume: the run's own")
     parser.add_argument("--data", required=True, help="dataset folder with trainA/ and trainB/ (paired: train/"
                                                       "original/ + train/bokeh/, or train/input/ + train/target/)")
