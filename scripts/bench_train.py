@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay", "cut", "fastcut", "defocus")
+VARIANTS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay", "cut", "fastcut", "defocus", "portrait_bokeh")
 
 
 def _child(variant: str, size: int, iters: int, warmup: int, threads: int, device: str) -> dict[str, object]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import make_unpaired_dataset
 
 from gan_bokeh import losses
 from gan_bokeh.cli import main as cli_main
@@ -32,16 +33,7 @@ TERMS = {"D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B"}
 MASK_TERMS = {"mask_norm_A", "mask_vgg_A", "mask_norm_B", "mask_vgg_B"}
 
 
-def _make_dataset(root: Path, n: int = 3) -> Path:
-    rng = np.random.default_rng(0)
-    for dom in "AB":
-        d = root / f"train{dom}"
-        d.mkdir(parents=True)
-        for i in range(n):
-            mask = np.zeros((40, 44), np.float32)
-            mask[8:32, 12:30] = 1
-            write_rgba(d / f"{dom}{i}.png", rng.random((40, 44, 3)).astype(np.float32), mask)
-    return root
+_make_dataset = make_unpaired_dataset
 
 
 @pytest.fixture(scope="module")

@@ -65,6 +65,7 @@ class Objective:
 
     name: ClassVar[str] = ""
     data_kind: ClassVar[str] = "unpaired"
+
     LOSS_TERMS: ClassVar[tuple[str, ...]] = ()
     VISUAL_ROWS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
     BATCH_KEY: ClassVar[str] = "A"
@@ -77,6 +78,11 @@ class Objective:
     optimizers: dict[str, torch.optim.Optimizer]
     schedulers: dict[str, Any]
     pools: dict[str, Any]
+
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        """The domains whose masks and depth the dataset must load for ``cfg`` (``"AB"`` or ``"A"``)."""
+        return "AB"
 
     def _init_common(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
@@ -96,7 +102,8 @@ class Objective:
         d = cfg.data
         return UnpairedDataset(root, "train", load_size=d.load_size, need_masks=cfg.needs_masks,
                                mask_dir=d.mask_dir, cache_dir=cache_dir, need_depth=cfg.needs_depth,
-                               depth_dir=d.depth_dir, depth_kind=d.depth_kind, squash=d.squash)
+                               depth_dir=d.depth_dir, depth_kind=d.depth_kind, squash=d.squash,
+                               domains=cls.input_domains(cfg))
 
     @classmethod
     def make_sampler(cls, ds: Any, cfg: TrainConfig, *, epoch: int, start: int, rank: int,
