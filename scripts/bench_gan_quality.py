@@ -355,7 +355,8 @@ def build_dataset(data: Path, out: Path, b: Budget, seed: int) -> dict[str, Any]
         write_mask(root / "test" / "mask" / f"{ph.name}.png", mask)
         (root / "test" / "depth").mkdir(parents=True, exist_ok=True)
         np.save(root / "test" / "depth" / f"{ph.name}.npy", d)
-        test.append({"name": ph.name, "kind": ph.kind, "true_depth": depth is not None, "person_mask": ph.mask is not None})
+        test.append({"name": ph.name, "kind": ph.kind, "true_depth": depth is not None,
+                     "person_mask": ph.mask is not None})
     real = []
     for ph, target in pairs:
         img, mask, depth = load_photo(ph, test_px)
@@ -447,7 +448,8 @@ def score(root: Path, pred: Callable[[str, dict[str, Any]], np.ndarray], out_dir
         y = np.clip(pred("real", it), 0, 1).astype(np.float32)
         tgt = read_image(root / "real" / "target" / f"{it['name']}.png")
         fitted = fit_gain(y, tgt)
-        rows.append({"name": it["name"], "split": "real", "psnr_real": psnr(fitted, tgt), "ssim_real": ssim(fitted, tgt),
+        rows.append({"name": it["name"], "split": "real", "psnr_real": psnr(fitted, tgt),
+                     "ssim_real": ssim(fitted, tgt),
                      "psnr_real_raw": psnr(y, tgt)})
         written.append(out_dir / "real" / f"{it['name']}.png")
         write_image(written[-1], y)
@@ -603,7 +605,8 @@ COLUMNS = (("psnr_gt", "PSNR/GT", 6, 2), ("ssim_gt", "SSIM/GT", 7, 3), ("psnr_re
 
 
 def format_table(rows: Sequence[dict[str, Any]], baseline: float | None) -> list[str]:
-    head = f"{'variant':<34}" + "".join(f"{h:>{w + 2}}" for _, h, w, _ in COLUMNS) + f"{'iters':>7}{'cpu_s':>8}  reported"
+    head = (f"{'variant':<34}" + "".join(f"{h:>{w + 2}}" for _, h, w, _ in COLUMNS)
+            + f"{'iters':>7}{'cpu_s':>8}  reported")
     lines = [head, "-" * len(head)]
     for r in rows:
         m = r.get("mean", {})
@@ -646,7 +649,8 @@ def spawn(args: argparse.Namespace, variant: str, budget: str) -> dict[str, Any]
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("GAN_BOKEH_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    ap.add_argument("--data", type=Path,
+                    default=Path(os.environ.get("GAN_BOKEH_SHARED_DATA", ROOT.parent / "shared" / "data")))
     ap.add_argument("--out", type=Path, default=ROOT / "bench_out" / "gan_quality")
     ap.add_argument("--budget", choices=list(BUDGETS), default="full")
     ap.add_argument("--quick", action="store_true", help="the smoke budget (same as --budget quick)")
