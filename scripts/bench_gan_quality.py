@@ -642,7 +642,7 @@ def spawn(args: argparse.Namespace, variant: str, budget: str) -> dict[str, Any]
         rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=_child_env(args.threads)).returncode
     if rc != 0:
         tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-1:]
-        return {"variant": variant, "failed": f"exit {rc}; see {log}: {' '.join(tail)[-200:]}"}
+        return {"variant": variant, "failed": f"FAILED: exit {rc}; see {log}: {' '.join(tail)[-200:]}"}
     slug = variant.replace("+", "_").replace(",", "_")
     return json.loads((Path(args.out) / "results" / f"{slug}.json").read_text())
 
@@ -663,6 +663,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-fid", action="store_true", help="skip FID/KID (no Inception pass)")
     ap.add_argument("--force", action="store_true", help="retrain and rescore the chosen rows")
+    ap.add_argument("--report", action="store_true", help="print the table of the rows finished so far; train nothing")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
@@ -681,6 +682,21 @@ def budget_of(args: argparse.Namespace) -> Budget:
 
         b = replace(b, iters=args.iters)
     return b
+
+
+def cached_rows(out: Path, variants: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Rows already scored in ``out/results`` (``--report``); unfinished variants are listed as such."""
+    def load(slug: str) -> dict[str, Any] | None:
+        p = out / "results" / f"{slug}.json"
+        return json.loads(p.read_text()) if p.is_file() else None
+
+    refs = {name: load("_input" if name.startswith("input") else "_layers") for name in REFERENCES}
+    refs = {k: v for k, v in refs.items() if v is not None}
+    results = []
+    for v in variants:
+        r = load(v.replace("+", "_").replace(",", "_"))
+        results.append(r if r is not None else {"variant": v, "failed": "not finished yet"})
+    return refs, results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -715,17 +731,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 elif p.exists():
                     p.unlink()
     torch.set_num_threads(args.threads)
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        # the reference rows take one slot (in this process) while the first variant trains in the other
-        ref_job = pool.submit(reference_rows, args.out, not args.no_fid)
-        jobs = [pool.submit(spawn, args, v, args.budget) for v in variants]
-        refs = ref_job.result()
-        results = [j.result() for j in jobs]
+    if args.report:  # the table of what is finished so far, nothing trained or scored
+        refs, results = cached_rows(args.out, variants)
+    else:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            # the reference rows take one slot (in this process) while the first variant trains in the other
+            ref_job = pool.submit(reference_rows, args.out, not args.no_fid)
+            jobs = [pool.submit(spawn, args, v, args.budget) for v in variants]
+            refs = ref_job.result()
+            results = [j.result() for j in jobs]
     failed = [r for r in results if "failed" in r]
     rows = list(refs.values()) + [r for r in results if "failed" not in r]
-    baseline = refs[REFERENCES[0]]["mean"].get("psnr_gt")
+    baseline = refs[REFERENCES[0]]["mean"].get("psnr_gt") if REFERENCES[0] in refs else None
     lines = format_table(rows, baseline)
-    lines += [f"{r['variant']}: FAILED ({r['failed']})" for r in failed]
+    lines += [f"{r['variant']}: {r['failed']}" for r in failed]
     lines.append(f"# reported: the final checkpoint (not the best seen); subject metrics inside the mask eroded by "
                  f"{ERODE:.0%} of the short side, no test-time overlay; FID/KID vs {b.n_per_domain} domain-B crops "
                  f"from {len(man['test']) + len(man['real_pairs'])} outputs (biased at this size: compare rows only); "
