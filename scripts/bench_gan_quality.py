@@ -96,7 +96,7 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "full": Budget(size=96, iters=400, ngf=16, ndf=16, n_blocks=6, n_per_domain=120),
+    "full": Budget(size=96, iters=250, ngf=16, ndf=16, n_blocks=6, n_per_domain=120),
     "quick": Budget(size=32, iters=4, ngf=8, ndf=8, n_blocks=1, n_per_domain=8),
     # GPU check (scripts/gpu_check.sh): the 256 px for a short budget
     "gpu256": Budget(size=256, iters=1500, ngf=32, ndf=64, n_blocks=9, n_per_domain=200),
@@ -535,6 +535,11 @@ def run_variant(out: Path, variant: str, b: Budget, device: str, fid: bool, vgg:
             shutil.rmtree(run_dir)
             prior = {}
     run_dir.mkdir(parents=True, exist_ok=True)
+    from gan_bokeh.io import atomic_write_text
+
+    # the key goes down before training, so an interrupted run resumes instead of starting over
+    atomic_write_text(key_file, json.dumps({"key": key, "cpu_s": prior.get("cpu_s", 0.0),
+                                            "wall_s": prior.get("wall_s", 0.0)}))
     cfg = load_config(TrainConfig, config, overrides=sets)
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     w0 = time.monotonic()
@@ -543,9 +548,9 @@ def run_variant(out: Path, variant: str, b: Budget, device: str, fid: bool, vgg:
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = prior.get("cpu_s", 0.0) + (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     wall_s = prior.get("wall_s", 0.0) + time.monotonic() - w0
-    from gan_bokeh.io import atomic_write_text
-
     atomic_write_text(key_file, json.dumps({"key": key, "cpu_s": cpu_s, "wall_s": wall_s}))
+    if result.reason == "signal":  # stopped early: the checkpoint is kept for the next run, nothing is scored
+        raise SystemExit(f"{variant}: interrupted at iteration {result.iteration}; run again to resume")
     gen, _ = FullResGenerator.from_checkpoint(run_dir, device=torch.device(device))
 
     def pred(_split: str, it: dict[str, Any]) -> np.ndarray:
