@@ -594,13 +594,10 @@ def reference_rows(out: Path, fid: bool) -> dict[str, dict[str, Any]]:
 
 
 def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
+    """NaN → ``None`` (JSON has no NaN); PSNR is capped at 100 dB, so nothing else is non-finite."""
+    from gan_bokeh.evaluate.runner import _without_nan
+
+    return _without_nan(obj)
 
 
 # --------------------------------------------------------------------------------------------- table
