@@ -99,7 +99,7 @@ BUDGETS: dict[str, Budget] = {
     "full": Budget(size=96, iters=250, ngf=16, ndf=16, n_blocks=6, n_per_domain=120),
     "quick": Budget(size=32, iters=4, ngf=8, ndf=8, n_blocks=1, n_per_domain=8),
     # GPU check (scripts/gpu_check.sh): the 256 px for a short budget
-    "gpu256": Budget(size=256, iters=1500, ngf=32, ndf=64, n_blocks=9, n_per_domain=200),
+    "gpu256": Budget(size=256, iters=1000, ngf=32, ndf=64, n_blocks=9, n_per_domain=200),
 }
 
 #: Row name → (config in configs/, extra ``--set`` overrides). The paper's four first.
