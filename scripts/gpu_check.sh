@@ -38,7 +38,7 @@ if [[ "${1:-}" == "--fetch-wheels" ]]; then
 fi
 
 WHEELHOUSE="${1:-$ROOT/.whl}"
-OUT="${OUT:-$ROOT/gpu_out}"
+export OUT="${OUT:-$ROOT/gpu_out}"
 mkdir -p "$OUT"
 LOG="$OUT/gpu_check.log"
 : >"$LOG"
