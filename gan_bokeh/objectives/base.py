@@ -88,8 +88,10 @@ class Objective:
         self.cfg, self.device = cfg, device
         self.cuda = device.type == "cuda"
         self.amp = self.cuda and cfg.train.amp
+        self.amp_dtype = torch.bfloat16 if cfg.train.amp_dtype == "bfloat16" else torch.float16
         self.memory_format = torch.channels_last if (self.cuda and cfg.train.channels_last) else torch.contiguous_format
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # bfloat16 has float32's exponent range: its gradients do not underflow, so no loss scaling
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.visuals: dict[str, Tensor] = {}
         self.pools = {}
 
@@ -161,7 +163,7 @@ class Objective:
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp:
-            return torch.autocast("cuda", dtype=torch.float16)
+            return torch.autocast("cuda", dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
     def _to_device(self, x: Tensor) -> Tensor:
