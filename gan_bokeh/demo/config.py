@@ -20,6 +20,9 @@ class Variant:
     name: str
     config: str
     uses_vgg: bool = False
+    #: a ResNet generator whose depth the demo sets (``model.generator=resnet``, ``model.n_blocks``); False
+    #: keeps the config's own generator (the rendering ``defocus_resnet``)
+    generic_resnet: bool = True
 
 
 #: The trained models, in the paper's order (Simulating Shallow Depth of Field in Portraits Using Generative
@@ -29,6 +32,8 @@ VARIANT_TABLE: tuple[Variant, ...] = (
     Variant("mask_loss", "mask_loss", uses_vgg=True),
     Variant("mask_overlay", "mask_overlay"),
     Variant("mask_loss_overlay", "mask_loss_overlay", uses_vgg=True),
+    # the recommended config (docs/benchmark.md): a generator that renders, with the subject mask as input
+    Variant("portrait_bokeh", "portrait_bokeh", generic_resnet=False),
 )
 VARIANTS: tuple[str, ...] = tuple(v.name for v in VARIANT_TABLE)
 VARIANT = {v.name: v for v in VARIANT_TABLE}

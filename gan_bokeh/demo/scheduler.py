@@ -32,14 +32,16 @@ def vgg_available() -> bool:
 def train_overrides(cfg: DemoConfig, variant: str, n_images: int) -> list[str]:
     """``--set`` values that turn a paper config into the demo's small CPU model."""
     epochs = max(1, math.ceil(cfg.iters / max(n_images, 1)))
+    v = VARIANT[variant]
     # the generic ResNet: the demo chooses the block count (a name such as resnet_9blocks fixes it)
-    sets = [f"model.ngf={cfg.ngf}", f"model.ndf={cfg.ndf}", "model.generator=resnet", f"model.n_blocks={cfg.n_blocks}",
+    net = ["model.generator=resnet"] if v.generic_resnet else [f"model.max_radius={8.0 * cfg.size / 256:g}"]
+    sets = [f"model.ngf={cfg.ngf}", f"model.ndf={cfg.ndf}", *net, f"model.n_blocks={cfg.n_blocks}",
             f"data.load_size={cfg.load_size}", f"data.crop_size={cfg.size}", "data.num_workers=0",
             # constant LR for the first half of the budget, then linear decay (the paper's 2:1 shape)
             f"train.n_epochs={max(1, (2 * epochs) // 3)}", f"train.n_epochs_decay={max(1, epochs // 3 + 1)}",
             f"log.latest_every={max(1, min(100, cfg.iters // 5))}", f"log.image_every={max(1, cfg.iters // 4)}",
             f"log.save_every={cfg.iters}"]
-    if VARIANT[variant].uses_vgg and not cfg.vgg:
+    if v.uses_vgg and not cfg.vgg:
         sets.append("train.mask_vgg_weight=0")
     return sets
 
