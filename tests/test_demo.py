@@ -102,7 +102,7 @@ def test_claim_check_pairs_images_and_words_the_verdict_by_the_interval():
            "mask_overlay": _rows([10, 30, 20]), "mask_overlay+overlay": _rows([100, 100, 100]),
            "mask_loss_overlay": _rows([15, 16, 17])}
     lines = claim_check(m, {"mask_overlay": True}, per)
-    assert len(lines) == 4
+    assert len(lines) == 5 and lines[4] == "portrait_bokeh (generator alone): metrics missing"
     assert lines[0].startswith("mask_loss (generator alone)") and "n=3" in lines[0]
     assert "bootstrap interval" in lines[0] and lines[0].endswith("claim holds on this set")
     assert lines[1].startswith("mask_overlay+overlay (paper setting") and "by construction" in lines[1]
