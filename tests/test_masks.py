@@ -96,7 +96,7 @@ def test_every_consumer_treats_opaque_alpha_as_no_mask(opaque_rgba, tmp_path):
     from scrapers.build import Job, process_item
 
     image, alpha = read_image_alpha(opaque_rgba)
-    job = RenderJob(out=tmp_path / "r", segment=False, midas=False)
+    job = RenderJob(out=tmp_path / "r", segment=False, depth_backend="fallback")
     assert Sources(job, 1).mask(opaque_rgba, image, alpha) == (None, "none")
     with pytest.raises(BadImageError, match="fully opaque"):
         load_resized(opaque_rgba, 16, need_mask=True)
