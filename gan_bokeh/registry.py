@@ -106,6 +106,20 @@ MERGE_MODES.add("delta", "full-resolution input plus the upscaled change", keeps
 MERGE_MODES.add("resize", "bicubic upscale of G's output (the soft baseline)", keeps_detail="nowhere")
 
 
+def _first_sentence(lines: list[str], limit: int = 160) -> str:
+    """The description of a YAML file: its leading comment lines up to the first that ends a sentence
+    (shortened to ``limit`` characters)."""
+    head = []
+    for ln in lines:
+        if not ln.startswith("#"):
+            break
+        head.append(ln.lstrip("#").strip())
+        if head[-1].endswith("."):
+            break
+    text = " ".join(h for h in head if h).replace("|", "/")
+    return text if len(text) <= limit else text[: text.rfind(" ", 0, limit)] + " …"
+
+
 def config_registry(folder: str | Path | None = None) -> Registry:
     """The built-in configs: every ``configs/<name>.yaml``, help = its first comment line."""
     from gan_bokeh.config import CONFIG_DIR
@@ -114,9 +128,8 @@ def config_registry(folder: str | Path | None = None) -> Registry:
     d = Path(folder) if folder is not None else CONFIG_DIR
     for p in sorted(d.glob("*.yaml")) if d.is_dir() else []:
         lines = p.read_text(encoding="utf-8").splitlines()
-        first = next((ln for ln in lines if ln.startswith("#")), "#")
         kind = "scrape" if any(ln.startswith("flickr:") for ln in lines) else "train"
-        reg.add(p.stem, first.lstrip("# ").strip(), str(p), command=kind)
+        reg.add(p.stem, _first_sentence(lines), str(p), command=kind)
     return reg
 
 

@@ -272,3 +272,12 @@ def test_retrained_run_under_the_same_name_makes_new_cells(tmp_path, capsys):
     make_run(tmp_path, name="r1", crop=48)  # another checkpoint under the same run name
     assert main(args) == 0
     assert "1 cells made" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_cell_captions_say_pasted_and_identical():
+    """A pasted subject at the 100 dB cap reads "subject pasted · subject PSNR identical", not "100.0"."""
+    from gan_bokeh.report.compare import metrics_caption
+
+    assert metrics_caption({"subject_psnr": 100.0, "bg_hf_ratio": 0.5}, pasted=True) == \
+        "subject pasted · subject PSNR identical · bg HF 0.50"
+    assert metrics_caption({"subject_psnr": 31.25}) == "subject PSNR 31.2"

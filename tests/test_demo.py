@@ -112,6 +112,9 @@ def test_claim_check_pairs_images_and_words_the_verdict_by_the_interval():
     m["mask_loss"]["bg_hf_ratio"] = 1.2
     assert "not blurred" in claim_check(m, {}, per)[0] and "does NOT hold" in claim_check(m, {}, per)[0]
     assert "too few to judge" in claim_check(m, {}, {"cyclegan": _rows([1]), "mask_loss": _rows([2])})[0]
+    m["mask_loss"]["bg_hf_ratio"] = 0.6
+    tiny = claim_check(m, {}, {"cyclegan": _rows([20, 21, 22]), "mask_loss": _rows([20.01, 21.01, 22.01])})[0]
+    assert "negligible" in tiny and "holds" not in tiny  # a consistent +0.01 dB is not a result
 
 
 def test_summary_marks_pasted_sets_and_counts_identical_images():

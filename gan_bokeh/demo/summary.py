@@ -41,6 +41,12 @@ def paper_test_overlay(variant: str) -> bool:
     return bool(load_config(TrainConfig, VARIANT[variant].config).test.mask_overlay)
 
 
+#: Subject-PSNR differences smaller than this are within what another training seed changes on the demo
+#: (measured: docs/demo.md, "differences of ~1 dB are within what another seed could change"); the paired
+#: bootstrap over test images cannot see seed-to-seed variation, so smaller differences are "negligible".
+SEED_NOISE_DB = 1.0
+
+
 def paired_bootstrap(diffs: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean of paired differences and its 95 % percentile bootstrap interval ``(mean, low, high)``
     (resampling the images with replacement; fixed seed, so a report is reproducible)."""
@@ -100,7 +106,9 @@ def claim_check(metrics: dict[str, dict[str, Any]], paper_overlay: dict[str, boo
                 lines.append(f"{label}: n={len(diffs)} paired image(s), too few to judge; {bg} → not established")
                 continue
             mean, lo, hi = paired_bootstrap(diffs)
-            if lo > 0 and hf < 1.0:
+            if hf < 1.0 and abs(mean) < SEED_NOISE_DB:
+                verdict = f"negligible (|difference| < {SEED_NOISE_DB:g} dB, what another training seed changes)"
+            elif lo > 0 and hf < 1.0:
                 verdict = "claim holds on this set"
             elif hi < 0 or hf >= 1.0:
                 verdict = "claim does NOT hold on this set"

@@ -129,12 +129,19 @@ def _mean_cell(mean: dict[str, Any], key: str) -> Any:
     return f"{shown} (+{int(n_same)} identical)"
 
 
-def metrics_caption(metrics: dict[str, Any]) -> str:
-    """The few numbers shown under a cell (all of them are in the metrics tables)."""
+def metrics_caption(metrics: dict[str, Any], pasted: bool = False) -> str:
+    """The few numbers shown under a cell (all of them are in the metrics tables). A PSNR at the cap of
+    identical images reads "identical", and a column that pastes the subject back says so first."""
+    from gan_bokeh.evaluate.metrics import is_identical_psnr
+
     names = (("subject_psnr", "subject PSNR", ".1f"), ("bg_hf_ratio", "bg HF", ".2f"), ("edge_halo", "halo", ".3f"),
              ("psnr", "PSNR", ".1f"))
-    return " · ".join(f"{label} {metrics[k]:{fmt}}" for k, label, fmt in names
-                      if isinstance(metrics.get(k), (int, float)) and metrics[k] == metrics[k])
+    parts = ["subject pasted"] if pasted else []
+    for k, label, fmt in names:
+        v = metrics.get(k)
+        if isinstance(v, (int, float)) and v == v:
+            parts.append(f"{label} identical" if "psnr" in k and is_identical_psnr(v) else f"{label} {v:{fmt}}")
+    return " · ".join(parts)
 
 
 def slug(text: str) -> str:
@@ -367,7 +374,7 @@ class ReportBuilder:
         return p.relative_to(self.out).as_posix()
 
     def _save(self, key: str, stem: str, arr: np.ndarray, label: str, note: str = "",
-              metrics: dict[str, Any] | None = None, content_key: str = "") -> Cell:
+              metrics: dict[str, Any] | None = None, content_key: str = "", pasted: bool = False) -> Cell:
         from gan_bokeh.io import atomic_write_text, write_image
 
         full, thumb, side = self._paths(key, stem)
@@ -375,7 +382,7 @@ class ReportBuilder:
         write_image(thumb, _thumb(arr), quality=85)
         atomic_write_text(side, json.dumps({"label": label, "note": note, "metrics": metrics or {},
                                             "key": content_key}, allow_nan=True))
-        return Cell(metrics_caption(metrics or {}), self._rel(thumb), self._rel(full), note, column=label)
+        return Cell(metrics_caption(metrics or {}, pasted), self._rel(thumb), self._rel(full), note, column=label)
 
     def _cached(self, key: str, stem: str, content_key: str) -> dict[str, Any] | None:
         """The stored sidecar of a cell when its image files exist and it was made from exactly this
@@ -400,8 +407,8 @@ class ReportBuilder:
             self.stats["reused"] += 1
             col.results.append({"name": stem, **meta["metrics"]})
             full, thumb, _ = self._paths(col.key, stem)
-            return Cell(metrics_caption(meta["metrics"]), self._rel(thumb), self._rel(full), meta.get("note", ""),
-                        column=col.label)
+            return Cell(metrics_caption(meta["metrics"], col.pasted), self._rel(thumb), self._rel(full),
+                        meta.get("note", ""), column=col.label)
         if col.make is None:
             return Cell("", note="renderer unavailable", column=col.label)
         if col.needs_mask and mask is None:
@@ -415,7 +422,8 @@ class ReportBuilder:
         metrics = evaluate_pair(out, image, mask, target)
         self.stats["made"] += 1
         col.results.append({"name": stem, **metrics})
-        return self._save(col.key, stem, out, col.label, metrics=metrics, content_key=content_key)
+        return self._save(col.key, stem, out, col.label, metrics=metrics, content_key=content_key,
+                          pasted=col.pasted)
 
     # ------------------------------------------------------------------------------------------ build
     def build(self) -> Path:
