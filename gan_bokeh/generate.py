@@ -39,8 +39,9 @@ from torch import nn
 
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import resize_image
+from gan_bokeh.registry import MERGE_MODES as _MERGE_REGISTRY
 
-MERGE_MODES = ("detail", "delta", "resize")
+MERGE_MODES: tuple[str, ...] = _MERGE_REGISTRY.names()  # the registry gan_bokeh.registry.MERGE_MODES
 DEFAULT_WORK_SIZE = 256
 
 

@@ -5,7 +5,11 @@ Only the trainer, generator, segmenter and renderer entry points call this; mode
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from gan_bokeh.errors import UserError
@@ -42,3 +46,37 @@ def torch_threads(n: int | None = None) -> None:
     n = n or int(os.environ.get("GAN_BOKEH_THREADS", "0") or 0)
     if n > 0:
         torch.set_num_threads(n)
+
+
+#: Native-library chatter written straight to file descriptor 2 that says nothing to a user.
+NATIVE_NOISE = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(drop: tuple[str, ...] = NATIVE_NOISE) -> Iterator[None]:
+    """Drop the lines of ``drop`` that C++ libraries (TFLite/LiteRT) print to file descriptor 2 inside the
+    block; every other line (a real error or warning) is written back to stderr afterwards, in order.
+
+    Python's ``sys.stderr`` cannot catch these: the library writes to the descriptor itself.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # pytest capture, notebooks: nothing to redirect
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [ln for ln in tmp.read().decode(errors="replace").splitlines(keepends=True)
+                    if ln.strip() not in drop]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

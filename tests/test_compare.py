@@ -96,7 +96,9 @@ def test_report_refuses_input_folder_as_out(tmp_path, capsys):
 
 
 def test_report_in_real_browser(report, artifacts_dir, tmp_path):
-    """Headless Chromium opens index.html from disk; every <img> must decode (naturalWidth > 0)."""
+    """Headless Chromium at 1400 px opens index.html from disk: every <img> decodes (naturalWidth > 0) and
+    the page does not overflow sideways (the 13-column grid did); the screenshot is kept in
+    test-artifacts/compare_report.png for a person to look at."""
     out, _ = report
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
@@ -104,20 +106,49 @@ def test_report_in_real_browser(report, artifacts_dir, tmp_path):
         pytest.skip(f"{CHROMIUM} not installed")
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-             "--virtual-time-budget=5000"]
+             "--virtual-time-budget=5000", "--hide-scrollbars", "--window-size=1400,1000"]
     url = (out / "index.html").resolve().as_uri()
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r'id="img-status" data-status="(\w+)">([^<]*)<', dom)
-    assert m is not None, dom[:500]
-    assert m.group(1) == "ok", m.group(2)
-    n = int(re.search(r"images-ok (\d+)/", m.group(2)).group(1))
-    assert n >= 2 * 11  # 2 rows × (input, mask, depth, 2 methods, 4 GAN cells) + plots
+    m = re.search(r'id="img-status" data-status="(\w+)" data-overflow="(-?\d+)">([^<]*)<', dom)
+    if m is None:  # attribute order as the browser serialises it
+        m = re.search(r'id="img-status" data-overflow="(-?\d+)" data-status="(\w+)">([^<]*)<', dom)
+        assert m is not None, dom[:500]
+        overflow, status, text = int(m.group(1)), m.group(2), m.group(3)
+    else:
+        status, overflow, text = m.group(1), int(m.group(2)), m.group(3)
+    assert status == "ok", text
+    assert overflow <= 0, f"page is {overflow} px wider than the 1400-px window"
+    n = int(re.search(r"images-ok (\d+)/", text).group(1))
+    assert n >= 2 * 11  # 2 inputs × (input, mask, depth, 2 methods, 4 GAN cells) + plots
     shot = artifacts_dir / "compare_report.png"
     shot.unlink(missing_ok=True)
-    subprocess.run([*flags, "--window-size=1800,1300", f"--screenshot={shot}", url],
+    subprocess.run([*flags[:-1], "--window-size=1400,2400", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
     shutil.copy(out / "index.html", artifacts_dir / "compare_report.html")
+
+
+def test_report_page_is_readable():
+    """Column headers on every cell, thumbnails ≥ 256 px linking to the full image, a depth legend, one
+    section per input, a table of contents, headings larger than sub-headings, notes after the pictures."""
+    from gan_bokeh.report.html import _CSS, DEPTH_LEGEND, THUMB_PX
+
+    rows = [Row("a very long photo name.jpg", [Cell("640×480 px", "t/in.jpg", "c/in.jpg", column="input"),
+                                               Cell("file", "t/d.jpg", "c/d.jpg", column="depth",
+                                                    extra_html=DEPTH_LEGEND),
+                                               Cell("", note="needs a mask", column="x + overlay")]),
+            Row("b.png", [Cell("1×1 px", "t/b.jpg", "c/b.jpg", column="input")])]
+    page = render_page("T", rows, notes=["n1", "n2"], plots=[("run1: losses per group", "p.png")],
+                       tables_html="<table></table>")
+    assert THUMB_PX >= 256 and f"width:{THUMB_PX}px" in _CSS
+    assert page.count('<div class="colhead">') == 4 and '<div class="colhead">x + overlay</div>' in page
+    assert '<a href="c/in.jpg" title="full-size image"><img src="t/in.jpg"' in page
+    assert 'class="legend"' in page and "near" in page and "far" in page
+    assert 'id="input-a_very_long_photo_name_jpg"' in page and 'href="#input-b_png"' in page
+    assert '<nav class="toc">' in page and 'href="#plot-run1__losses_per_group"' in page
+    assert page.index('id="notes"') > page.index('id="results"')
+    size = {h: int(re.search(h + r"\{font-size:(\d+)px", _CSS).group(1)) for h in ("h1", "h2", "h3")}
+    assert size["h1"] > size["h2"] > size["h3"]
 
 
 def test_depth_file_names_and_run_labels(tmp_path):
@@ -157,7 +188,7 @@ def test_failing_renderer_gives_a_failed_cell_not_a_crash(tmp_path, monkeypatch)
     page = index.read_text()
     assert stats["failed"] == 1 and stats["made"] == 1
     assert "failed: depth too flat" in page and "traceback noise" not in page
-    assert 'src="thumbs/input/a%20b.jpg"' in page and "target (real shallow DoF)" in page
+    assert 'src="thumbs/input/a%20b.jpg"' in page and "real shallow depth of field" in page
     assert "<th>psnr_gain</th>" in page  # average = input × 0.5 ≈ the target: scored
 
 
@@ -199,3 +230,45 @@ def test_render_options_and_notes(tmp_path, capsys):
     for bad in ("gaussian.ksize", "layers.max_blur=3", "ksize=3"):
         assert main([*args, "--render-option", bad]) == 2
         assert "--render-option" in capsys.readouterr().err
+
+
+def test_changed_input_same_name_and_size_makes_new_cells(tmp_path, capsys):
+    """The issue's measurement: replacing an input by another photo of the same name and size printed
+    "made 0, reused 1" and kept the old cell. Cells are keyed on content hashes, so every cell is made
+    again and shows the new photo; an unchanged input is reused."""
+    from PIL import Image
+
+    from gan_bokeh.io import read_image
+
+    src, out = tmp_path / "in", tmp_path / "r"
+    src.mkdir()
+    rng = np.random.default_rng(3)
+    Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(src / "a.png")
+    args = ["compare", "--input", str(src), "--out", str(out), "--methods", "gaussian", "--no-segment"]
+    assert main(args) == 0 and main(args) == 0
+    assert "0 cells made, 1 reused" in capsys.readouterr().out.splitlines()[-1]
+    Image.fromarray(np.full((24, 32, 3), 200, np.uint8)).save(src / "a.png")  # same name, same size
+    assert main(args) == 0
+    assert "1 cells made, 0 reused" in capsys.readouterr().out.splitlines()[-1]
+    for key in ("input", "render-gaussian"):
+        shown = read_image(out / "cells" / key / "a.jpg")
+        assert abs(float(shown.mean()) * 255 - 200) < 3, key  # the new photo, not the old one
+
+
+def test_retrained_run_under_the_same_name_makes_new_cells(tmp_path, capsys):
+    """A GAN cell is keyed on the checkpoint's content, not the run's name (catches a run-name-only key)."""
+    from PIL import Image
+
+    run = make_run(tmp_path, name="r1")
+    src, out = tmp_path / "in", tmp_path / "rep"
+    src.mkdir()
+    Image.fromarray((np.random.default_rng(4).random((32, 32, 3)) * 255).astype(np.uint8)).save(src / "a.png")
+    args = ["compare", "--input", str(src), "--out", str(out), "--methods", "", "--runs", str(run), "--no-segment"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 cells made" in capsys.readouterr().out.splitlines()[-1]
+    shutil.rmtree(run)
+    make_run(tmp_path, name="r1", crop=48)  # another checkpoint under the same run name
+    assert main(args) == 0
+    assert "1 cells made" in capsys.readouterr().out.splitlines()[-1]

@@ -72,3 +72,20 @@ def test_dump_roundtrip(tmp_path):
 def test_apply_overrides_rejects_non_section():
     with pytest.raises(UserError, match="not a section"):
         apply_overrides({"a": 1}, ["a.b=2"])
+
+
+def test_preprocess_presets_resolve_and_refuse_lies() -> None:
+    """``data.preprocess`` fills ``load_size``/``flip``; ``paper`` refuses a random crop or a flip."""
+    from gan_bokeh.train.config import TrainConfig
+
+    keep = load_config(TrainConfig, "cyclegan")
+    assert (keep.data.preprocess, keep.data.load_size, keep.data.flip, keep.data.squash) == ("keep_aspect", 286,
+                                                                                          True, False)
+    paper = load_config(TrainConfig, "cyclegan", overrides=["data.preprocess=paper"])
+    assert (paper.data.load_size, paper.data.flip) == (256, False)
+    squash = load_config(TrainConfig, "cyclegan", overrides=["data.preprocess=cyclegan", "data.crop_size=128"])
+    assert (squash.data.load_size, squash.data.flip, squash.data.squash) == (143, True, True)
+    with pytest.raises(UserError, match="data.load_size 286: data.preprocess paper"):
+        load_config(TrainConfig, "cyclegan", overrides=["data.preprocess=paper", "data.load_size=286"])
+    with pytest.raises(UserError, match="data.flip true: data.preprocess paper"):
+        load_config(TrainConfig, "cyclegan", overrides=["data.preprocess=paper", "data.flip=true"])

@@ -225,6 +225,22 @@ def test_load_resized_draft_decode_matches_full_decode(tmp_path: Path) -> None:
         load_resized(tmp_path / "big.jpg", 64, need_mask=True)
 
 
+def test_load_resized_keeps_aspect_unless_squashing(tmp_path: Path) -> None:
+    """``squash=False`` (presets keep_aspect / paper) cuts the central square: a circle stays round and the
+    image and mask are cut alike; ``squash=True`` (cyclegan) squeezes the whole 2:1 frame."""
+    from gan_bokeh.io import write_rgba
+
+    yy, xx = np.mgrid[0:60, 0:120].astype(np.float32)
+    disc = ((yy - 30) ** 2 + (xx - 60) ** 2 <= 20**2).astype(np.float32)
+    write_rgba(tmp_path / "wide.png", np.repeat(disc[..., None], 3, -1), disc)
+    rgb, mask = load_resized(tmp_path / "wide.png", 30, need_mask=True, squash=False)
+    cols, rows = (mask > 127).any(0).sum(), (mask > 127).any(1).sum()
+    assert rgb.shape == (30, 30, 3) and abs(int(cols) - int(rows)) <= 1  # still round
+    assert np.array_equal(rgb[..., 0] > 127, mask > 127)
+    _, squashed = load_resized(tmp_path / "wide.png", 30, need_mask=True, squash=True)
+    assert (squashed > 127).any(1).sum() > 1.7 * (squashed > 127).any(0).sum()  # half as wide as tall
+
+
 def test_load_resized_real_photo(shared_data: Path) -> None:
     import cv2
 

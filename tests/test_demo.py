@@ -87,18 +87,43 @@ def test_mask_loss_variants_drop_vgg_only_without_weights(tmp_path: Path):
     assert "train.mask_vgg_weight=0" not in train_overrides(with_vgg, "mask_loss", 8)
 
 
-def test_claim_check_reports_both_outcomes():
-    m = {"cyclegan": {"subject_psnr": 20.0, "bg_hf_ratio": 0.5},
-         "mask_loss": {"subject_psnr": 25.0, "bg_hf_ratio": 0.6},
-         "mask_overlay": {"subject_psnr": 18.0, "bg_hf_ratio": 0.6},
-         "mask_overlay+overlay": {"subject_psnr": 40.0, "bg_hf_ratio": 0.6},
-         "mask_loss_overlay": {"subject_psnr": 30.0, "bg_hf_ratio": 1.2}}
-    lines = claim_check(m, {"mask_overlay": True})
+def _rows(values: list[float]) -> list[dict]:
+    return [{"name": f"t{i}.png", "subject_psnr": v} for i, v in enumerate(values)]
+
+
+def test_claim_check_pairs_images_and_words_the_verdict_by_the_interval():
+    """The verdict comes from a paired bootstrap interval over the test images with n printed: a clear gain
+    holds, a mixed one is "not established", a loss does not hold, a pasted subject draws no conclusion, a
+    blurred-less background fails (catches a verdict from a comparison of means)."""
+    m = {"cyclegan": {"bg_hf_ratio": 0.5}, "mask_loss": {"bg_hf_ratio": 0.6},
+         "mask_overlay": {"bg_hf_ratio": 0.6}, "mask_overlay+overlay": {"bg_hf_ratio": 0.6},
+         "mask_loss_overlay": {"bg_hf_ratio": 0.6}}
+    per = {"cyclegan": _rows([20, 21, 22]), "mask_loss": _rows([25, 26, 27]),
+           "mask_overlay": _rows([10, 30, 20]), "mask_overlay+overlay": _rows([100, 100, 100]),
+           "mask_loss_overlay": _rows([15, 16, 17])}
+    lines = claim_check(m, {"mask_overlay": True}, per)
     assert len(lines) == 4
-    assert lines[0].startswith("mask_loss (generator alone)") and lines[0].endswith("claim holds")
-    assert lines[1].startswith("mask_overlay+overlay (paper setting") and lines[1].endswith("claim holds")
-    assert lines[2].startswith("mask_overlay (generator alone)") and "does NOT hold" in lines[2]
-    assert "not blurred" in lines[3] and "does NOT hold" in lines[3]
+    assert lines[0].startswith("mask_loss (generator alone)") and "n=3" in lines[0]
+    assert "bootstrap interval" in lines[0] and lines[0].endswith("claim holds on this set")
+    assert lines[1].startswith("mask_overlay+overlay (paper setting") and "by construction" in lines[1]
+    assert "holds" not in lines[1]
+    assert lines[2].startswith("mask_overlay (generator alone)") and lines[2].endswith("interval includes 0)")
+    assert lines[3].endswith("claim does NOT hold on this set")
+    m["mask_loss"]["bg_hf_ratio"] = 1.2
+    assert "not blurred" in claim_check(m, {}, per)[0] and "does NOT hold" in claim_check(m, {}, per)[0]
+    assert "too few to judge" in claim_check(m, {}, {"cyclegan": _rows([1]), "mask_loss": _rows([2])})[0]
+
+
+def test_summary_marks_pasted_sets_and_counts_identical_images():
+    from gan_bokeh.demo.pipeline import format_summary
+
+    text = format_summary({"render-gaussian": {"subject_psnr_identical": 3, "bg_hf_ratio": 0.1},
+                           "render-layers": {"subject_psnr": 31.0}, "cyclegan+overlay": {},
+                           "cyclegan": {"subject_psnr": 20.0}})
+    rows = {ln.split()[0]: ln for ln in text.splitlines()[2:6]}
+    assert "pasted" in rows["render-gaussian"] and "+3=" in rows["render-gaussian"]
+    assert "generated" in rows["render-layers"] and "pasted" in rows["cyclegan+overlay"]
+    assert "generated" in rows["cyclegan"]
 
 
 def test_cli_rejects_bad_options_in_one_line(capsys, tmp_path: Path):
@@ -135,7 +160,8 @@ def test_smoke_demo_end_to_end_and_resume(tmp_path: Path, capsys, artifacts_dir:
     assert set(summary["metrics"]) == set(names)
     for name in names:
         mean = summary["metrics"][name]
-        assert mean.get("subject_psnr") is not None and mean.get("bg_hf_ratio") is not None, (name, mean)
+        has_subject = mean.get("subject_psnr") is not None or mean.get("subject_psnr_identical")
+        assert has_subject and mean.get("bg_hf_ratio") is not None, (name, mean)
         assert (out / "metrics" / name / "metrics.json").is_file()
     assert len(summary["claim"]) == len(VARIANTS)  # mask_overlay is judged with and without overlay
     assert "subject PSNR" in first and "bg HF ratio" in first
@@ -154,3 +180,14 @@ def test_smoke_demo_end_to_end_and_resume(tmp_path: Path, capsys, artifacts_dir:
     assert main(argv) == 0
     second = capsys.readouterr().out
     assert "[stage]" not in second and "0 ran" in second
+
+
+def test_force_forgets_stages_runs_and_report(tmp_path: Path):
+    """``demo --force`` after ``--iters N`` must not leave the old report behind (catches a report kept)."""
+    from gan_bokeh.demo.pipeline import forget_finished
+
+    for d in (".stages", "runs", "report", "dataset"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x").write_text("old")
+    forget_finished(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # the data set is rebuilt only if it changed

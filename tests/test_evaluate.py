@@ -128,7 +128,8 @@ def test_cli_evaluate_writes_json_csv_and_table(tmp_path, scene, capsys):
     res = json.loads((out / "metrics.json").read_text())
     assert [r["name"] for r in res["per_image"]] == ["a.png", "b.png"]
     m = res["mean"]
-    assert m["subject_psnr"] > 40 and m["bg_hf_ratio"] < 0.3
+    # the subject is pasted back unchanged: identical interiors are counted apart, not averaged at 100 dB
+    assert "subject_psnr" not in m and m["subject_psnr_identical"] == 2 and m["bg_hf_ratio"] < 0.3
     assert m["psnr_gain"] > m["psnr"]
     rows = list(csv.reader((out / "metrics.csv").open()))
     assert rows[0][:3] == ["name", "subject_psnr", "subject_ssim"] and rows[-1][0] == "mean"
@@ -259,3 +260,29 @@ def test_lpips_column_when_available_and_one_note_offline(tmp_path: Path, monkey
     res = runner.evaluate_folders(tmp_path / "pred", tmp_path / "inp", target_dir=tmp_path / "tgt")
     assert "lpips" not in res["per_image"][0] and "psnr" in res["per_image"][0]
     assert sum(n.startswith("LPIPS skipped") for n in res["notes"]) == 1
+
+
+def test_identical_images_are_counted_apart_from_the_mean():
+    """The 100 dB cap of identical images inflated means (one pasted image lifts a mean of ~30 dB by ~23 dB)."""
+    from gan_bokeh.evaluate.runner import mean_metrics
+
+    m = mean_metrics([{"subject_psnr": 100.0}, {"subject_psnr": 30.0}, {"subject_psnr": 32.0}, {"ssim": 0.5}])
+    assert m["subject_psnr"] == 31.0 and m["subject_psnr_identical"] == 1 and m["subject_psnr_n"] == 2
+    assert "ssim_identical" not in m
+
+
+def test_subject_metrics_leave_out_the_rim(scene):
+    """A change confined to the subject's rim (where a renderer may soften the edge) does not count against
+    subject PSNR; a change inside the interior does (catches measuring over the whole mask)."""
+    from gan_bokeh.evaluate.metrics import subject_interior
+    from gan_bokeh.evaluate.runner import evaluate_pair
+
+    img, mask = scene
+    interior = subject_interior(mask)
+    rim = (mask >= 0.5) & (interior == 0)
+    assert rim.any() and interior.any()
+    pred = img.copy()
+    pred[rim] = 1.0 - pred[rim]
+    assert evaluate_pair(pred, img, mask)["subject_psnr"] == 100.0
+    pred[interior > 0] = np.clip(pred[interior > 0] + 0.1, 0, 1)
+    assert evaluate_pair(pred, img, mask)["subject_psnr"] < 40

@@ -163,9 +163,9 @@ def test_cli_generate_folder_keeps_size_name_format_and_skips_bad(tmp_path, caps
     out = tmp_path / "out"
     rc = main(["generate", "--checkpoint", str(run), "--input", str(src), "--out", str(out),
                "--jpeg-quality", "90", "--batch-size", "2", "--device", "cpu"])
-    assert rc == 0
-    text = capsys.readouterr().out
-    assert "3 done, 1 skipped, 0 failed" in text and "broken.jpg" in text
+    assert rc == 1  # the one exit-code rule: any failed item → 1
+    cap = capsys.readouterr()
+    assert "3 done, 0 skipped (already done), 1 failed" in cap.out and "broken.jpg" in cap.err
     assert (out / "c.png").is_file() and (out / "generate.json").is_file()
     with Image.open(out / "a.jpg") as im:
         assert im.format == "JPEG" and im.size == (60, 80)  # EXIF rotation applied
@@ -221,7 +221,7 @@ def test_generate_real_photo_full_size(tmp_path, shared_data):
 
 
 def test_failed_batch_retries_per_image_and_records_failures(tmp_path):
-    from gan_bokeh.cli.generate import _generate_and_write
+    from gan_bokeh.batch.generate import generate_and_write
 
     class Flaky:
         def generate(self, images, masks=None):
@@ -232,9 +232,10 @@ def test_failed_batch_retries_per_image_and_records_failures(tmp_path):
             return list(images)
 
     imgs = [np.zeros((8, 8, 3), np.float32), np.zeros((13, 8, 3), np.float32)]
-    done, failed = _generate_and_write(Flaky(), [tmp_path / "a.png", tmp_path / "b.png"], imgs, [None, None],
-                                       None, tmp_path / "o", 90)
-    assert done == 1 and failed == ["b.png: bad shape"] and (tmp_path / "o" / "a.png").is_file()
+    outcomes = generate_and_write(Flaky(), [tmp_path / "a.png", tmp_path / "b.png"], imgs, [None, None],
+                                  None, tmp_path / "o", 90)
+    assert [r["status"] for _, r in outcomes] == ["done", "failed"] and outcomes[1][1]["reason"] == "bad shape"
+    assert (tmp_path / "o" / "a.png").is_file()
 
 
 def test_tiled_generator_from_run(tmp_path):
@@ -261,10 +262,28 @@ def test_cli_generate_names_a_broken_mask_and_prefers_mask_dir_over_opaque_alpha
     m[:, :32] = 255
     Image.fromarray(m).save(masks / "p.png")
     (masks / "q.png").write_bytes(b"")  # a zero-byte mask
-    assert main(["generate", "--checkpoint", str(run), "--input", str(src), "--out", str(out),
-                 "--mask", str(masks)]) == 0
-    text = capsys.readouterr().out
-    assert "1 done, 1 skipped" in text and "masks/q.png: empty file" in text
+    assert main(["generate", "--checkpoint", str(run), str(src), "--out", str(out),  # positional INPUT
+                 "--mask", str(masks)]) == 1
+    cap = capsys.readouterr()
+    assert "1 done, 0 skipped (already done), 1 failed" in cap.out and "masks/q.png: empty file" in cap.err
     b = np.asarray(Image.open(out / "p.png"), np.int16)[..., :3]
     assert np.abs(rgb[:, :30].astype(np.int16) - b[:, :30]).max() <= 1
     assert np.abs(rgb[:, 34:].astype(np.int16) - b[:, 34:]).mean() > 5
+
+
+def test_generate_works_in_the_geometry_training_saw() -> None:
+    """The working size/shape follows the run's ``data.preprocess``; legacy configs were squashed.
+    Fails on: generate ignoring the preset (always aspect-kept at the crop size, the old behaviour)."""
+    from gan_bokeh.generate import FullResGenerator, training_geometry
+
+    def state(**data: object) -> dict:
+        return {"config": {"data": {"crop_size": 64, **data}}}
+
+    assert training_geometry(state(preprocess="keep_aspect", load_size=72)) == (72, False)
+    assert training_geometry(state(preprocess="paper", load_size=64)) == (64, False)
+    assert training_geometry(state(preprocess="cyclegan", load_size=72)) == (72, True)
+    assert training_geometry(state(load_size=72)) == (72, True)  # recorded before data.preprocess existed
+    img = np.zeros((90, 150, 3), np.float32)
+    net = torch.nn.Identity()
+    assert FullResGenerator(net, work_size=72, squash=True).working_input(img).shape == (72, 72, 3)
+    assert FullResGenerator(net, work_size=72).working_input(img).shape == (72, 120, 3)

@@ -87,30 +87,24 @@ def test_opaque_rgba_through_evaluate_has_no_subject_metrics(opaque_rgba, tmp_pa
 
 
 def test_every_consumer_treats_opaque_alpha_as_no_mask(opaque_rgba, tmp_path):
-    """render, generate, compare, training data and build-dataset all apply the same rule (catches any
-    consumer that goes back to its own lookup)."""
-    import argparse
-
-    from gan_bokeh.cli.generate import _mask_for
-    from gan_bokeh.cli.render import _Sources
+    """render, training data and build-dataset apply the same rule (catches any consumer that goes back to
+    its own lookup); generate: tests/test_generate.py::test_cli_generate_names_a_broken_mask_and_prefers_
+    mask_dir_over_opaque_alpha; compare: test_compare_uses_the_mask_rule below."""
+    from gan_bokeh.batch.render import RenderJob, Sources
     from gan_bokeh.data.transforms import load_resized
     from gan_bokeh.errors import BadImageError
     from scrapers.build import Job, process_item
 
     image, alpha = read_image_alpha(opaque_rgba)
-    args = argparse.Namespace(mask=None, depth=None, no_segment=True, no_midas=True, device="cpu",
-                              depth_colormap=None)
-    assert _Sources(args, 1).mask(opaque_rgba, image, alpha) == (None, "none")
-    segmented = []
-    _mask_for(opaque_rgba, alpha, None, lambda: (lambda im: segmented.append(im) or _half()), image)
-    assert segmented, "generate must fall back to the segmenter, not use the opaque alpha"
+    job = RenderJob(out=tmp_path / "r", segment=False, midas=False)
+    assert Sources(job, 1).mask(opaque_rgba, image, alpha) == (None, "none")
     with pytest.raises(BadImageError, match="fully opaque"):
         load_resized(opaque_rgba, 16, need_mask=True)
     res = process_item(Job(src=str(opaque_rgba), dest=str(tmp_path / "out" / "photo.png"), max_side=64,
                            quality=90, min_person_area=0.5, masks=None))
     assert res.status == "ok" and res.mask is None and res.path.endswith(".jpg")  # no RGBA with a fake mask
     write_mask(opaque_rgba.with_name("photo.mask.png"), _half())
-    assert _Sources(args, 1).mask(opaque_rgba, image, alpha)[1].startswith("file:")
+    assert Sources(job, 1).mask(opaque_rgba, image, alpha)[1].startswith("file:")
     assert load_resized(opaque_rgba, 16, mask_path=opaque_rgba.with_name("photo.mask.png"),
                         need_mask=True)[1] is not None
 

@@ -105,3 +105,36 @@ def test_vgg_relu5_4_for_pynet_content_loss() -> None:
     src = vgg19_relu5_4().state_dict()
     assert "features.34.weight" in src and torch.equal(VGGFeatures(36).load_vgg_state_dict(src).features[34].weight,
                                                        src["features.34.weight"])
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_every_resnet_name_builds_the_blocks_it_names(name: str) -> None:
+    """``resnet_6blocks`` builds 6 residual blocks, ``resnet_9blocks`` 9; the generic ``resnet`` builds
+    ``n_blocks``. Fails on: a config's ``n_blocks`` silently winning over the name (the old net_archs)."""
+    from gan_bokeh.config import load_config
+    from gan_bokeh.nets import generator_blocks
+    from gan_bokeh.nets.generators import ResnetBlock
+    from gan_bokeh.train.config import TrainConfig
+    from gan_bokeh.train.models import build_nets, net_archs
+
+    def blocks(*sets: str) -> int:
+        cfg = load_config(TrainConfig, "cyclegan", overrides=[f"model.generator={name}", "model.ngf=2",
+                                                             "model.ndf=2", *sets])
+        return sum(isinstance(m, ResnetBlock) for m in build_nets(net_archs(cfg.model))["G"].modules())
+
+    fixed = generator_blocks(name)
+    if fixed is not None:
+        assert blocks() == fixed
+        with pytest.raises(UserError, match=rf"model.n_blocks {fixed + 1} conflicts with model.generator {name}"):
+            blocks(f"model.n_blocks={fixed + 1}")
+    elif blocks() > 0:  # a ResNet whose name fixes no count: model.n_blocks decides (unset: 9)
+        assert (blocks(), blocks("model.n_blocks=2")) == (9, 2)
+
+
+def test_old_checkpoint_arch_with_conflicting_blocks_still_loads() -> None:
+    """Runs recorded before the name fixed the count (``resnet_6blocks`` with ``n_blocks: 3``) load as trained."""
+    from gan_bokeh.nets.generators import ResnetBlock
+    from gan_bokeh.train.checkpoint import build_net_from_arch
+
+    net = build_net_from_arch({"name": "resnet_6blocks", "kwargs": {"ngf": 2, "n_blocks": 3}})
+    assert sum(isinstance(m, ResnetBlock) for m in net.modules()) == 3

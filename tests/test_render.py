@@ -82,7 +82,8 @@ def test_flat_image_stays_flat(method):
     depth = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (48, 1))
     out, _ = render_image(image, method=method, depth=depth, mask=None)
     if method == "interpolate":
-        # seed 002's background is a re-levelled copy (min–max stretch to [40, 255]): it stays flat,
+        # the watercolour background (Enhancing high depth-of-field photos with image understanding)
+        # is a re-levelled copy (min–max stretch to [40, 255]): it stays flat,
         # but it is not the input's level, so only the watercolour itself is checked here
         from gan_bokeh.render.interpolate import watercolour_background
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import make_unpaired_dataset
 
 from gan_bokeh import losses
 from gan_bokeh.cli import main as cli_main
@@ -25,22 +26,14 @@ from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.loop import RunOptions, train
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36", "data.crop_size=32",
-        "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2", "log.save_every=3"]
+TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36",
+        "data.crop_size=32", "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2",
+        "log.save_every=3"]
 TERMS = {"D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B"}
 MASK_TERMS = {"mask_norm_A", "mask_vgg_A", "mask_norm_B", "mask_vgg_B"}
 
 
-def _make_dataset(root: Path, n: int = 3) -> Path:
-    rng = np.random.default_rng(0)
-    for dom in "AB":
-        d = root / f"train{dom}"
-        d.mkdir(parents=True)
-        for i in range(n):
-            mask = np.zeros((40, 44), np.float32)
-            mask[8:32, 12:30] = 1
-            write_rgba(d / f"{dom}{i}.png", rng.random((40, 44, 3)).astype(np.float32), mask)
-    return root
+_make_dataset = make_unpaired_dataset
 
 
 @pytest.fixture(scope="module")

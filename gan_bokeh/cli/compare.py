@@ -35,26 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gan_bokeh.errors import UserError
     from gan_bokeh.report import CompareOptions, build_report
     from gan_bokeh.runtime import torch_threads
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    try:
-        from gan_bokeh.render import METHODS
-    except ImportError:
-        METHODS = None  # noqa: N806 - renderer room not installed: cells will say "unavailable"
-    if METHODS is not None:
-        bad = [m for m in methods if m not in METHODS]
-        if bad:
-            raise UserError(f"--methods {','.join(bad)}: unknown; choose from {', '.join(METHODS)}")
-    if args.depth is not None and not args.depth.is_dir():
-        raise UserError(f"--depth {args.depth}: no such folder")
-    from gan_bokeh.depth import check_colormap
-
-    check_colormap(args.depth_colormap)
-    if args.max_images < 0 or args.max_size < 0:
-        raise UserError("--max-images/--max-size must be >= 0")
     torch_threads()
     index, stats, notes = build_report(CompareOptions(
         inputs=args.input, out_dir=args.out, runs=args.runs, methods=methods, mask_dir=args.mask,

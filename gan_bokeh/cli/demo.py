@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run the whole pipeline offline on a built-in demonstration set (about 15 min on 2 CPU cores)"
+HELP = "run the whole pipeline offline on a built-in demonstration set (minutes; times in docs/demo.md)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", metavar="DIR",
                         help="output folder (default demo_out); a second run reuses its finished stages")
     parser.add_argument("--budget", default="full", choices=("full", "smoke"),
-                        help="full: the ~15-minute demo (default); smoke: a tiny CI-sized run (15 s – 2 min)")
+                        help="full: the whole demo (default; times in docs/demo.md); smoke: a tiny CI-sized run")
     parser.add_argument("--iters", type=int, default=None, metavar="N",
                         help="training iterations per variant (full: 2000, smoke: 4)")
     parser.add_argument("--size", type=int, default=None, metavar="PX",

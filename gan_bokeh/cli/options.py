@@ -34,12 +34,6 @@ def add_depth_backend_arguments(parser: argparse.ArgumentParser) -> None:
                         help="without --depth, skip the learned backends (same as --depth-backend fallback)")
 
 
-def depth_backend_of(args: argparse.Namespace, depth_file: Path | None) -> str:
-    """The backend one input uses: ``file`` when a depth file was found, else the user's choice."""
-    from gan_bokeh.errors import UserError
-
-    if depth_file is not None:
-        return "file"
-    if args.depth_backend == "file":
-        raise UserError("--depth-backend file needs --depth FILE|DIR")
+def requested_depth_backend(args: argparse.Namespace) -> str:
+    """``--depth-backend``, with ``--no-midas`` meaning ``fallback``."""
     return "fallback" if args.no_midas else args.depth_backend

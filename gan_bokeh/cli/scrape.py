@@ -11,7 +11,8 @@ HELP = "collect domain A/B photos from Flickr into RAW/<domain>/ (resumable; see
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="flickr", help="scrape config (default: configs/flickr.yaml)")
+    parser.add_argument("--config", default="flickr", help="scrape config file or built-in name"
+                        " (default: flickr = configs/flickr.yaml)")
     parser.add_argument("--out", required=True, metavar="RAW", help="output folder (RAW/<domain>/...)")
     parser.add_argument("--domain", choices=("A", "B", "all"), default="all",
                         help="A = ordinary iPhone 7 portraits, B = shallow-DoF portraits (default: all)")

@@ -12,9 +12,11 @@ HELP = "train a CycleGAN (mask loss / overlay) on trainA/ trainB/, or PyNET on a
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="config file or built-in name (cyclegan, mask_loss, mask_overlay, "
-                                         "mask_loss_overlay, cpu_small, pynet_ebb, pynet_cpu); default with "
-                                         "--resume: the run's own")
+    from gan_bokeh.registry import CONFIGS
+
+    names = ", ".join(n for n, e in CONFIGS.items() if e.meta["command"] == "train")
+    parser.add_argument("--config", help=f"config file or built-in name ({names}); default with --resume: "
+                                         "the run's own")
     parser.add_argument("--data", required=True, help="dataset folder with trainA/ and trainB/ (paired: train/"
                                                       "original/ + train/bokeh/, or train/input/ + train/target/)")
     parser.add_argument("--name", required=True, help="run name: the run folder is OUT/NAME")

@@ -95,6 +95,8 @@ class UnpairedDataset(torch.utils.data.Dataset):
         need_masks: load masks (mask loss or overlay on); images without one are left out (warned),
             and a domain without any is a :class:`UserError` that says how to make them.
         mask_dir: optional folder of ``<stem>.png`` masks (both domains).
+        domains: the domains whose masks and depth are loaded (``"AB"``; ``"A"`` for the one-sided
+            objectives, whose real B photos need no mask — then B photos without one are kept).
         need_depth: also load a depth map (``depth_A``/``depth_B``, uint8 ``(1, L, L)``, 0 = near).
         depth_dir: folder of depth files for both domains (default: each image's own folder).
         depth_kind: ``auto`` (``*_disparity``/``*_disp`` files are disparity, others depth), ``depth`` or
@@ -110,13 +112,14 @@ class UnpairedDataset(torch.utils.data.Dataset):
                  need_masks: bool = False, mask_dir: str | os.PathLike[str] | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, need_depth: bool = False,
                  depth_dir: str | os.PathLike[str] | None = None, depth_kind: str = "auto",
-                 squash: bool = True) -> None:
+                 squash: bool = True, domains: str = "AB") -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UserError(f"--data {self.root}: no such folder")
         self.load_size = load_size
         self.squash = squash
         self.need_masks = need_masks
+        self.domains = domains
         self.mask_dir = Path(mask_dir) if mask_dir else None
         self.need_depth, self.depth_kind = need_depth, depth_kind
         self.depth_dir = Path(depth_dir) if depth_dir else None
@@ -132,10 +135,10 @@ class UnpairedDataset(torch.utils.data.Dataset):
             if not paths:
                 raise UserError(f"{d}: no images (.jpg/.png/...) found; put the domain-{dom} photos there")
             masks: dict[Path, Path | None] = {p: find_mask_file(p, self.mask_dir) for p in paths}
-            if need_masks:
+            if need_masks and dom in domains:
                 paths = self._keep_masked(d, paths, masks)
             self.paths[dom], self.mask_files[dom] = paths, masks
-            if need_depth:
+            if need_depth and dom in domains:
                 self.depth_files[dom] = {p: find_depth_file(p, self.depth_dir or p.parent) for p in paths}
                 n_found = sum(f is not None for f in self.depth_files[dom].values())
                 log.info("%s: depth files for %d of %d images (the rest: fallback guess from the mask)",
@@ -162,10 +165,10 @@ class UnpairedDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return max(self.n_a, self.n_b)
 
-    def _cache_key(self, path: Path, mfile: Path | None, dfile: Path | None) -> str | None:
+    def _cache_key(self, path: Path, mfile: Path | None, dfile: Path | None, masks: bool, depth: bool) -> str | None:
         try:
-            src = ("mask " + file_identity(mfile)) if mfile else ("alpha;opaque=none" if self.need_masks else "none")
-            if self.need_depth:
+            src = ("mask " + file_identity(mfile)) if mfile else ("alpha;opaque=none" if masks else "none")
+            if depth:
                 src += f"|depth {self.depth_kind} " + (file_identity(dfile) if dfile else "fallback")
             return f"{file_identity(path)}|{src}|{self.load_size}" + ("" if self.squash else "|center")
         except OSError:
@@ -187,18 +190,17 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     def _load(self, dom: str, idx: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, Path]:
         path = self.paths[dom][idx]
-        mfile = self.mask_files[dom].get(path) if (self.need_masks or self.need_depth) else None
-        dfile = self.depth_files[dom].get(path) if self.need_depth else None
-        key = self._cache_key(path, mfile, dfile) if self.cache is not None else None
-        n_ch = 3 + self.need_masks + self.need_depth
+        need_mask, need_depth = self.need_masks and dom in self.domains, self.need_depth and dom in self.domains
+        mfile = self.mask_files[dom].get(path) if (need_mask or need_depth) else None
+        dfile = self.depth_files[dom].get(path) if need_depth else None
+        key = self._cache_key(path, mfile, dfile, need_mask, need_depth) if self.cache is not None else None
+        n_ch = 3 + need_mask + need_depth
         if key is not None and self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None and hit.shape == (self.load_size, self.load_size, n_ch):
-                return (hit[..., :3], hit[..., 3] if self.need_masks else None,
-                        hit[..., -1] if self.need_depth else None, path)
-        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks,
-                                 squash=self.squash)
-        depth = self._depth(path, dfile, mfile, mask) if self.need_depth else None
+                return (hit[..., :3], hit[..., 3] if need_mask else None, hit[..., -1] if need_depth else None, path)
+        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=need_mask, squash=self.squash)
+        depth = self._depth(path, dfile, mfile, mask) if need_depth else None
         if key is not None and self.cache is not None:
             self.cache.put(key, np.dstack([rgb, *(a for a in (mask, depth) if a is not None)]))
         return rgb, mask, depth, path
@@ -211,12 +213,11 @@ class UnpairedDataset(torch.utils.data.Dataset):
         except BadImageError as err:
             return {"bad": [(err.path, err.reason)]}
         item: dict[str, Any] = {"A": _chw(a), "B": _chw(b), "path_A": str(pa), "path_B": str(pb)}
-        if self.need_masks:
-            item["mask_A"] = _chw(ma[..., None])
-            item["mask_B"] = _chw(mb[..., None])
-        if self.need_depth:
-            item["depth_A"] = _chw(da[..., None])
-            item["depth_B"] = _chw(db[..., None])
+        for dom, m, d in (("A", ma, da), ("B", mb, db)):
+            if m is not None:
+                item[f"mask_{dom}"] = _chw(m[..., None])
+            if d is not None:
+                item[f"depth_{dom}"] = _chw(d[..., None])
         return item
 
 

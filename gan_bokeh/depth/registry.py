@@ -167,6 +167,19 @@ def estimate_depth(image: np.ndarray, *, backend: str = "auto", mask: np.ndarray
     raise AssertionError("the fallback depth backend never fails")  # pragma: no cover
 
 
+def backend_for(requested: str, depth_file: str | os.PathLike[str] | None) -> str:
+    """The backend one input uses: ``file`` when a depth file was found for it, else ``requested``.
+
+    Raises:
+        UserError: ``requested`` is ``file`` and no file was found.
+    """
+    if depth_file is not None:
+        return "file"
+    if requested == "file":
+        raise UserError("--depth-backend file needs --depth FILE|DIR")
+    return requested
+
+
 def _source(b: DepthBackend, req: DepthRequest) -> str:
     if b.name == "file":
         return f"file:{req.path}"

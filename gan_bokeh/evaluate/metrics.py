@@ -100,6 +100,22 @@ def laplacian(img: np.ndarray) -> np.ndarray:
     return cv2.Laplacian(gray, cv2.CV_32F, ksize=1)
 
 
+def subject_interior(mask: np.ndarray, margin: int | None = None) -> np.ndarray:
+    """float32 weights of the subject's interior: mask ≥ 0.5 eroded by ``margin`` px (default 1 % of the
+    short side, ≥ 2), the mirror of :func:`background_region`. Subject PSNR/SSIM are measured here: the rim
+    is where a renderer may legitimately soften the edge, and where the mask itself is uncertain. An interior
+    that erodes away falls back to the hard mask."""
+    fg = (mask >= 0.5).astype(np.uint8)
+    r = margin if margin is not None else max(2, round(0.01 * min(mask.shape)))
+    inner = cv2.erode(fg, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) if r > 0 else fg
+    return (inner if inner.any() else fg).astype(np.float32)
+
+
+def is_identical_psnr(value: float) -> bool:
+    """True for the PSNR cap of identical images (not a measurement: means count these apart)."""
+    return value >= _MAX_PSNR
+
+
 def background_region(mask: np.ndarray, margin: int | None = None) -> np.ndarray:
     """Boolean background: mask < 0.5, eroded by ``margin`` px (default 1 % of the short side, ≥ 2)
     so the subject's edge does not count as background texture."""

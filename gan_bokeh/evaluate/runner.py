@@ -21,6 +21,8 @@ METRIC_KEYS = ("subject_psnr", "subject_ssim", "bg_hf_ratio", "edge_halo", "psnr
                "ssim_gain", "lpips", "fid", "kid_mean", "kid_std")
 #: Per-image metrics (FID/KID are set-level and only appear in ``mean``).
 PER_IMAGE_KEYS = METRIC_KEYS[:9]  # all but FID/KID (set-level)
+#: PSNR keys: capped at 100 dB for identical images, which means count apart (:func:`mean_metrics`).
+PSNR_KEYS = frozenset({"subject_psnr", "psnr", "psnr_gain"})
 
 
 def evaluate_pair(pred: np.ndarray, inp: np.ndarray, mask: np.ndarray | None = None,
@@ -30,13 +32,15 @@ def evaluate_pair(pred: np.ndarray, inp: np.ndarray, mask: np.ndarray | None = N
     Args:
         pred: the output ``(H, W, 3)`` [0, 1].
         inp: the input it was made from, same shape.
-        mask: subject mask ``(H, W)`` or ``None`` (→ no subject/background/halo metrics).
+        mask: subject mask ``(H, W)`` or ``None`` (→ no subject/background/halo metrics); subject PSNR/SSIM
+            are measured inside its eroded interior (:func:`~gan_bokeh.evaluate.metrics.subject_interior`).
         target: a real shallow-DoF photo of the same scene or ``None`` (→ no psnr/ssim).
     """
     out: dict[str, float] = {}
     if mask is not None:
-        out["subject_psnr"] = M.subject_psnr(pred, inp, mask)
-        out["subject_ssim"] = M.subject_ssim(pred, inp, mask)
+        interior = M.subject_interior(mask)  # the subject's rim is left out (see subject_interior)
+        out["subject_psnr"] = M.subject_psnr(pred, inp, interior)
+        out["subject_ssim"] = M.subject_ssim(pred, inp, interior)
         out["bg_hf_ratio"] = M.bg_hf_ratio(pred, inp, mask)
         out["edge_halo"] = M.edge_halo(pred, inp, mask)
     if target is not None:
@@ -66,14 +70,27 @@ def _load_mask(inp_path: Path, alpha: np.ndarray | None, mask_dir: Path | None,
 
 
 def mean_metrics(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
-    """Mean of every metric key over the rows, ignoring missing and NaN values."""
+    """Mean of every metric key over the rows, ignoring missing and NaN values.
+
+    PSNR values at the cap for identical images (100 dB) are not measurements: they are left out of the
+    mean and counted as ``<key>_identical`` (with ``<key>_n`` the number of images averaged), so one
+    untouched image does not lift a mean by tens of dB.
+    """
     acc: dict[str, list[float]] = {}
+    identical: dict[str, int] = {}
     for r in rows:
         for k in PER_IMAGE_KEYS:
             v = r.get(k)
             if isinstance(v, (int, float)) and not math.isnan(v):
+                if k in PSNR_KEYS and M.is_identical_psnr(float(v)):
+                    identical[k] = identical.get(k, 0) + 1
+                    continue
                 acc.setdefault(k, []).append(float(v))
-    return {k: float(np.mean(v)) for k, v in acc.items()}
+    out = {k: float(np.mean(v)) for k, v in acc.items()}
+    for k, n in identical.items():
+        out[f"{k}_identical"] = float(n)
+        out[f"{k}_n"] = float(len(acc.get(k, [])))
+    return out
 
 
 def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathLike[str], *,

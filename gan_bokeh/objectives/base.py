@@ -65,6 +65,7 @@ class Objective:
 
     name: ClassVar[str] = ""
     data_kind: ClassVar[str] = "unpaired"
+
     LOSS_TERMS: ClassVar[tuple[str, ...]] = ()
     VISUAL_ROWS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
     BATCH_KEY: ClassVar[str] = "A"
@@ -78,12 +79,19 @@ class Objective:
     schedulers: dict[str, Any]
     pools: dict[str, Any]
 
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        """The domains whose masks and depth the dataset must load for ``cfg`` (``"AB"`` or ``"A"``)."""
+        return "AB"
+
     def _init_common(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         self.cuda = device.type == "cuda"
         self.amp = self.cuda and cfg.train.amp
+        self.amp_dtype = torch.bfloat16 if cfg.train.amp_dtype == "bfloat16" else torch.float16
         self.memory_format = torch.channels_last if (self.cuda and cfg.train.channels_last) else torch.contiguous_format
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # bfloat16 has float32's exponent range: its gradients do not underflow, so no loss scaling
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.visuals: dict[str, Tensor] = {}
         self.pools = {}
 
@@ -96,7 +104,8 @@ class Objective:
         d = cfg.data
         return UnpairedDataset(root, "train", load_size=d.load_size, need_masks=cfg.needs_masks,
                                mask_dir=d.mask_dir, cache_dir=cache_dir, need_depth=cfg.needs_depth,
-                               depth_dir=d.depth_dir, depth_kind=d.depth_kind, squash=d.squash)
+                               depth_dir=d.depth_dir, depth_kind=d.depth_kind, squash=d.squash,
+                               domains=cls.input_domains(cfg))
 
     @classmethod
     def make_sampler(cls, ds: Any, cfg: TrainConfig, *, epoch: int, start: int, rank: int,
@@ -154,7 +163,7 @@ class Objective:
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp:
-            return torch.autocast("cuda", dtype=torch.float16)
+            return torch.autocast("cuda", dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
     def _to_device(self, x: Tensor) -> Tensor:

@@ -1,10 +1,8 @@
 """gan_bokeh.render — comparison renderers as pure array functions (no file I/O here).
 
-* ``average`` / ``gaussian``: the paper's §3.2 baseline (smooth a copy, paste the subject back);
-* ``buckets``: seed 000's progressively blurred depth buckets;
-* ``interpolate``: seed 002's percentile interpolation mask over a "watercolour" background;
-* ``layers`` (default): seed 001's depth-layered renderer, fast and edge-correct (see
-  :mod:`gan_bokeh.render.layers`).
+The renderers are the registry :data:`~gan_bokeh.render.registry.RENDERERS` (name, source paper, whether
+depth is needed) and the aperture shapes :data:`~gan_bokeh.render.registry.KERNELS`; ``layers`` (default)
+is the depth-layered renderer of :mod:`gan_bokeh.render.layers`.
 
 Images are float32 RGB ``(H, W, 3)`` in [0, 1]; masks ``(H, W)`` [0, 1]; depth ``(h, w)`` 0 near … 1 far.
 """
@@ -15,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from gan_bokeh.render.kernels import KERNELS, disk_kernel, make_kernel, polygon_kernel
+from gan_bokeh.render.kernels import disk_kernel, make_kernel, polygon_kernel
+from gan_bokeh.render.registry import DEFAULT_METHOD, KERNELS, RENDERERS
 
-METHODS: tuple[str, ...] = ("average", "gaussian", "buckets", "interpolate", "layers")
-DEFAULT_METHOD = "layers"
+#: Renderer names (registration order of :data:`RENDERERS`).
+METHODS: tuple[str, ...] = RENDERERS.names()
 #: Methods that need a depth map.
-NEEDS_DEPTH = frozenset({"buckets", "interpolate", "layers"})
+NEEDS_DEPTH = frozenset(n for n, e in RENDERERS.items() if e.meta["needs_depth"])
 
 
 def _check(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None, method: str) -> None:
@@ -58,33 +57,18 @@ def render_image(image: np.ndarray, *, method: str = DEFAULT_METHOD, mask: np.nd
     image = np.asarray(image, dtype=np.float32)
     _check(image, mask, depth, method)
     t0 = time.perf_counter()
-    if method == "layers":
-        from gan_bokeh.render.layers import render_layers
-
-        return render_layers(image, depth, mask, **options)
+    entry = RENDERERS[method]
+    fn = RENDERERS.load(method)
+    if entry.meta["returns"] == "info":  # renders at depth resolution itself and reports its own timings
+        return fn(image, depth, mask, **options)
     info: dict[str, Any] = {"method": method}
-    if method in NEEDS_DEPTH:
-        depth = resize_depth(depth, image.shape[:2])
-    if method == "average":
-        from gan_bokeh.render.smoothing import render_average
-
-        out = render_average(image, mask, **options)
-    elif method == "gaussian":
-        from gan_bokeh.render.smoothing import render_gaussian
-
-        out = render_gaussian(image, mask, **options)
-    elif method == "buckets":
-        from gan_bokeh.render.buckets import render_buckets
-
-        out = render_buckets(image, depth, mask, **options)
-    else:
-        from gan_bokeh.render.interpolate import render_interpolate
-
-        out, w = render_interpolate(image, depth, mask, **options)
-        info["interpolation_mask"] = w
+    args = (image, resize_depth(depth, image.shape[:2]), mask) if entry.meta["needs_depth"] else (image, mask)
+    out = fn(*args, **options)
+    if entry.meta["returns"] == "interpolation_mask":
+        out, info["interpolation_mask"] = out
     info["seconds"] = {"total": time.perf_counter() - t0}
     return np.clip(out, 0.0, 1.0), info
 
 
-__all__ = ["DEFAULT_METHOD", "KERNELS", "METHODS", "NEEDS_DEPTH", "disk_kernel", "make_kernel",
+__all__ = ["DEFAULT_METHOD", "KERNELS", "METHODS", "NEEDS_DEPTH", "RENDERERS", "disk_kernel", "make_kernel",
            "polygon_kernel", "render_image"]

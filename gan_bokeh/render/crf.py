@@ -1,4 +1,5 @@
-"""Depth layers (seed 001 eq. 7–9): K-means clusters of depth, smoothed by a graph-cut CRF."""
+"""Depth layers (Rendering Portraitures from Monocular Camera and Beyond (Xu et al., ECCV 2018), eq. 7–9):
+K-means clusters of depth, smoothed by a graph-cut CRF."""
 
 from __future__ import annotations
 
@@ -142,9 +143,9 @@ def depth_layers(depth: np.ndarray, *, k: int = 6, focus: float | None = None, l
 
     Args:
         depth: ``(H, W)`` 0 near … 1 far (a reduced-resolution copy: the CRF is the costly part).
-        k: number of layers (seed 001: K = 6).
+        k: number of layers (Xu et al. 2018: K = 6).
         focus: focal depth, kept as a fixed centre.
-        lam: λ of eq. 7 (seed 001: 10).
+        lam: λ of eq. 7 (Xu et al. 2018: 10).
         crf: False → nearest-centre labels (no smoothing).
         forced: ``(H, W)`` bool; these pixels (the subject) take the focus layer.
 

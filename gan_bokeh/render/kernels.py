@@ -1,4 +1,5 @@
-"""Normalised aperture kernels (seed 001 eq. 5: disk; polygons for bladed irises)."""
+"""Normalised aperture kernels (a disk, as in Rendering Portraitures from Monocular Camera and Beyond, eq. 5;
+polygons for bladed irises). The names are the registry :data:`gan_bokeh.render.registry.KERNELS`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import math
 
 import numpy as np
 
-#: Kernel shapes accepted by :func:`make_kernel` (and ``--kernel``); polygons are n-bladed irises.
-KERNELS: dict[str, int] = {"disk": 0, "triangle": 3, "square": 4, "pentagon": 5, "hexagon": 6,
-                           "heptagon": 7, "octagon": 8}
+from gan_bokeh.render.registry import KERNELS
 
 
 def disk_kernel(radius: float) -> np.ndarray:
@@ -52,4 +51,4 @@ def make_kernel(shape: str, radius: float, rotation: float = 0.0) -> np.ndarray:
     """Kernel by name (a key of :data:`KERNELS`), normalised to sum 1."""
     if shape not in KERNELS:
         raise ValueError(f"unknown kernel {shape!r}; choose from {', '.join(KERNELS)}")
-    return polygon_kernel(radius, KERNELS[shape], rotation)
+    return polygon_kernel(radius, KERNELS[shape].meta["sides"], rotation)

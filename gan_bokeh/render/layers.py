@@ -1,4 +1,4 @@
-"""Depth-aware layered bokeh (seed 001 §3.3), gather-style and normalised, fast at any blur radius.
+"""Depth-aware layered bokeh (Xu et al. 2018 §3.3), gather-style and normalised, fast at any blur radius.
 
 Pipeline (all arrays float32):
 
@@ -281,7 +281,7 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         kernel: aperture shape (``disk``, ``hexagon``, …); kernel_rotation in radians.
         kernel_softness: σ of a Gaussian roll-off of the aperture's edge, as a fraction of the radius
             (0 = hard-edged discs).
-        n_layers: K of the K-means (seed 001: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
+        n_layers: K of the K-means (Xu et al. 2018: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
         work_size: long side of the copy used for clustering and the CRF.
         feather: σ of the layer feathering, in work-size pixels (eq. 10).
         highlight: highlight boost gain (0 = off); highlight_threshold: sRGB level where it starts.

@@ -1,4 +1,5 @@
-"""Subject matte at the mask boundary (seed 001 §4: a 10-pixel unknown band around the segmentation)."""
+"""Subject matte at the mask boundary (Rendering Portraitures from Monocular Camera and Beyond (Xu et al.,
+ECCV 2018), §4: a 10-pixel unknown band around the segmentation)."""
 
 from __future__ import annotations
 

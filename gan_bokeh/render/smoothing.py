@@ -21,7 +21,7 @@ def gaussian_kernel_1d(ksize: int, sigma: float | None = None) -> np.ndarray:
 
 
 def paste_subject(blurred: np.ndarray, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """``m·I + (1 − m)·blurred`` (seed 001 eq. 4); no mask → the blurred image."""
+    """``m·I + (1 − m)·blurred`` (Xu et al. 2018, eq. 4); no mask → the blurred image."""
     if mask is None:
         return blurred.astype(np.float32)
     m = np.asarray(mask, dtype=np.float32)[..., None]

@@ -8,6 +8,7 @@ plus its metrics sidecar) is reused on the next run, so an interrupted report re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError, first_line
-from gan_bokeh.report.html import Cell, Row, metrics_table, render_page
+from gan_bokeh.report.html import DEPTH_LEGEND, Cell, Row, metrics_table, render_page
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,24 @@ class CompareOptions:
     #: caller notes shown at the top of the report's notes (``--note TEXT``)
     notes: Sequence[str] = ()
 
+    def validate(self) -> None:
+        """Raise :class:`UserError` (exit 2) for options that cannot work, before any cell is made."""
+        try:
+            from gan_bokeh.render import METHODS
+        except ImportError:
+            METHODS = None  # noqa: N806 - renderer room not installed: cells will say "unavailable"
+        if METHODS is not None:
+            bad = [m for m in self.methods if m not in METHODS]
+            if bad:
+                raise UserError(f"--methods {','.join(bad)}: unknown; choose from {', '.join(METHODS)}")
+        if self.depth_dir is not None and not Path(self.depth_dir).is_dir():
+            raise UserError(f"--depth {self.depth_dir}: no such folder")
+        from gan_bokeh.depth import check_colormap
+
+        check_colormap(self.depth_colormap)
+        if self.max_images < 0 or self.max_size < 0:
+            raise UserError("--max-images/--max-size must be >= 0")
+
 
 @dataclass
 class _Column:
@@ -61,6 +80,61 @@ class _Column:
     make: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray] | None
     needs_mask: bool = False
     results: list[dict[str, Any]] = field(default_factory=list)
+    #: what makes this column's output besides the row's arrays: renderer + options, or the checkpoint's
+    #: content hash + overlay + working size (part of every cell key)
+    identity: str = ""
+    #: the output copies the input inside the mask: subject figures are high by construction
+    pasted: bool = False
+
+
+def array_digest(arr: np.ndarray | None) -> str:
+    """Content hash of an array (shape, dtype and bytes); ``"none"`` for ``None``."""
+    if arr is None:
+        return "none"
+    a = np.ascontiguousarray(arr)
+    h = hashlib.sha256(f"{a.shape}|{a.dtype}|".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()[:32]
+
+
+def cell_key(identity: str, *digests: str) -> str:
+    """The key a cell is stored under: what made it (column identity) and what it was made from (content
+    hashes of input, mask, depth, target). A cell is reused only when its stored key equals this one."""
+    return hashlib.sha256("|".join([CELL_KEY_VERSION, identity, *digests]).encode()).hexdigest()[:32]
+
+
+#: Bump when what a cell shows changes for the same inputs (the thumbnail size, the metrics).
+CELL_KEY_VERSION = "cell-v2"
+
+
+def _checkpoint_digest(run: str | os.PathLike[str]) -> str:
+    """The checkpoint's identity: a content hash of the file the run resolves to (a retrained or resumed run
+    under the same name gets new cells)."""
+    from gan_bokeh.train.checkpoint import resolve_checkpoint
+
+    path = Path(resolve_checkpoint(run))
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:32]
+
+
+def _mean_cell(mean: dict[str, Any], key: str) -> Any:
+    """A mean for the table; PSNR means say how many identical images were left out (``31.2 (+2 identical)``)."""
+    v, n_same = mean.get(key), mean.get(f"{key}_identical")
+    if not n_same:
+        return v
+    shown = f"{v:.4g}" if isinstance(v, float) else "—"
+    return f"{shown} (+{int(n_same)} identical)"
+
+
+def metrics_caption(metrics: dict[str, Any]) -> str:
+    """The few numbers shown under a cell (all of them are in the metrics tables)."""
+    names = (("subject_psnr", "subject PSNR", ".1f"), ("bg_hf_ratio", "bg HF", ".2f"), ("edge_halo", "halo", ".3f"),
+             ("psnr", "PSNR", ".1f"))
+    return " · ".join(f"{label} {metrics[k]:{fmt}}" for k, label, fmt in names
+                      if isinstance(metrics.get(k), (int, float)) and metrics[k] == metrics[k])
 
 
 def slug(text: str) -> str:
@@ -167,7 +241,12 @@ class ReportBuilder:
                 unavailable.append(m)
                 reason = str(err)
                 fn = None
-            cols.append(_Column(*_render_column_names(m, self.o.render_options.get(m)), fn, needs_mask=False))
+            ident = "render:" + m + ":" + json.dumps(self.o.render_options.get(m) or {}, sort_keys=True, default=str)
+            from gan_bokeh.render.registry import RENDERERS
+
+            pasted = bool(RENDERERS[m].meta.get("pastes_subject")) if m in RENDERERS else False
+            cols.append(_Column(*_render_column_names(m, self.o.render_options.get(m)), fn, needs_mask=False,
+                                identity=ident, pasted=pasted))
         if unavailable:
             self.notes.append(f"renderers {', '.join(unavailable)}: {reason}")
         used: set[str] = set()
@@ -178,9 +257,11 @@ class ReportBuilder:
             used.add(label)
             gen = self._load_run(run)
             kind = "paired" if getattr(gen, "paired", False) else "GAN"
-            cols.append(_Column(slug(f"gan-{label}"), f"{label} ({kind})", self._gan_fn(gen, False)))
+            ident = f"run:{_checkpoint_digest(run)}:work={self.o.work_size}"
+            cols.append(_Column(slug(f"gan-{label}"), f"{label} ({kind})", self._gan_fn(gen, False),
+                                identity=ident + ":overlay=0"))
             cols.append(_Column(slug(f"gan-{label}-overlay"), f"{label} + overlay", self._gan_fn(gen, True),
-                                needs_mask=True))
+                                needs_mask=True, identity=ident + ":overlay=1", pasted=True))
         return cols
 
     def _load_run(self, run: str | os.PathLike[str]) -> Any:
@@ -225,9 +306,14 @@ class ReportBuilder:
             label = f"mask file {src.path.name}" if src.kind == "file" else "alpha channel"
             return src.load(alpha, image.shape[:2]), label
         cached = self.out / "cells" / "mask" / f"{path.stem}.png"
-        if cached.is_file():
+        side = self._paths("mask", path.stem)[2]
+        if cached.is_file() and side.is_file():
+            try:
+                made_from = json.loads(side.read_text()).get("input")
+            except (ValueError, OSError):
+                made_from = None
             m = read_mask(cached)
-            if m.shape == image.shape[:2]:
+            if made_from == array_digest(image) and m.shape == image.shape[:2]:  # segmented from this input
                 return m, "segmenter (cached)"
         if not self.o.segment or self._segmenter_failed:
             return None, "no mask"
@@ -281,58 +367,55 @@ class ReportBuilder:
         return p.relative_to(self.out).as_posix()
 
     def _save(self, key: str, stem: str, arr: np.ndarray, label: str, note: str = "",
-              metrics: dict[str, Any] | None = None) -> Cell:
+              metrics: dict[str, Any] | None = None, content_key: str = "") -> Cell:
         from gan_bokeh.io import atomic_write_text, write_image
 
         full, thumb, side = self._paths(key, stem)
         write_image(full, arr, quality=92)
         write_image(thumb, _thumb(arr), quality=85)
-        atomic_write_text(side, json.dumps({"label": label, "note": note, "metrics": metrics or {}},
-                                           allow_nan=True))
-        return Cell(label, self._rel(thumb), self._rel(full), note)
+        atomic_write_text(side, json.dumps({"label": label, "note": note, "metrics": metrics or {},
+                                            "key": content_key}, allow_nan=True))
+        return Cell(metrics_caption(metrics or {}), self._rel(thumb), self._rel(full), note, column=label)
 
-    def _cached(self, key: str, stem: str, shape: tuple[int, int]) -> dict[str, Any] | None:
-        from gan_bokeh.io import image_info
-
+    def _cached(self, key: str, stem: str, content_key: str) -> dict[str, Any] | None:
+        """The stored sidecar of a cell when its image files exist and it was made from exactly this
+        ``content_key`` (:func:`cell_key`); else ``None`` (the cell is made again)."""
         full, thumb, side = self._paths(key, stem)
         if not (full.is_file() and thumb.is_file() and side.is_file()):
             return None
         try:
-            info = image_info(full)
             meta = json.loads(side.read_text())
-        except (BadImageError, ValueError, OSError):
+        except (ValueError, OSError):
             return None
-        if (info.get("width"), info.get("height")) != (shape[1], shape[0]):
-            return None
-        return meta
+        return meta if meta.get("key") == content_key else None
 
     def _cell(self, col: _Column, stem: str, image: np.ndarray, mask: np.ndarray | None,
-              depth: np.ndarray | None, target: np.ndarray | None = None) -> Cell:
+              depth: np.ndarray | None, target: np.ndarray | None = None,
+              digests: tuple[str, ...] = ()) -> Cell:
         from gan_bokeh.evaluate import evaluate_pair
 
-        meta = self._cached(col.key, stem, image.shape[:2])
-        if meta is not None and (("subject_psnr" in meta["metrics"]) != (mask is not None)
-                                 or ("psnr" in meta["metrics"]) != (target is not None)):
-            meta = None  # made with other masks/targets: measure again
+        content_key = cell_key(col.identity, *digests) if digests else ""
+        meta = self._cached(col.key, stem, content_key) if content_key else None
         if meta is not None:
             self.stats["reused"] += 1
             col.results.append({"name": stem, **meta["metrics"]})
             full, thumb, _ = self._paths(col.key, stem)
-            return Cell(col.label, self._rel(thumb), self._rel(full), meta.get("note", ""))
+            return Cell(metrics_caption(meta["metrics"]), self._rel(thumb), self._rel(full), meta.get("note", ""),
+                        column=col.label)
         if col.make is None:
-            return Cell(col.label, note="renderer unavailable")
+            return Cell("", note="renderer unavailable", column=col.label)
         if col.needs_mask and mask is None:
-            return Cell(col.label, note="needs a mask")
+            return Cell("", note="needs a mask", column=col.label)
         try:
             out = np.clip(col.make(image, mask, depth), 0, 1).astype(np.float32)
         except (UserError, ValueError, RuntimeError) as err:
             self.stats["failed"] += 1
             log.warning("%s on %s failed: %s", col.label, stem, err)
-            return Cell(col.label, note=f"failed: {first_line(err, 160)}")
+            return Cell("", note=f"failed: {first_line(err, 160)}", column=col.label)
         metrics = evaluate_pair(out, image, mask, target)
         self.stats["made"] += 1
         col.results.append({"name": stem, **metrics})
-        return self._save(col.key, stem, out, col.label, metrics=metrics)
+        return self._save(col.key, stem, out, col.label, metrics=metrics, content_key=content_key)
 
     # ------------------------------------------------------------------------------------------ build
     def build(self) -> Path:
@@ -353,16 +436,19 @@ class ReportBuilder:
                 self.stats["skipped_inputs"] += 1
                 continue
             stem = path.stem
+            digests = tuple(array_digest(a) for a in (image, mask, depth, target))
             row = Row(path.name)
-            row.cells.append(self._static_cell("input", stem, image, f"input ({image.shape[1]}×{image.shape[0]})"))
-            row.cells.append(self._static_cell("mask", stem, mask, f"mask: {mask_src}") if mask is not None
-                             else Cell("mask", note="no mask"))
-            row.cells.append(self._static_cell("depth", stem, depth_preview(depth), f"depth: {depth_src}")
-                             if depth is not None else Cell("depth", note="no depth"))
+            row.cells.append(self._static_cell("input", stem, image, f"{image.shape[1]}×{image.shape[0]} px",
+                                               digests[0]))
+            row.cells.append(self._static_cell("mask", stem, mask, mask_src, digests[1], {"input": digests[0]})
+                             if mask is not None else Cell("", note="no mask", column="mask"))
+            row.cells.append(self._static_cell("depth", stem, depth_preview(depth), depth_src, digests[2])
+                             if depth is not None else Cell("", note="no depth", column="depth"))
             if target is not None:
-                row.cells.append(self._static_cell("target", stem, target, "target (real shallow DoF)"))
+                row.cells.append(self._static_cell("target", stem, target, "real shallow depth of field",
+                                                   digests[3]))
             for col in self.columns:
-                row.cells.append(self._cell(col, stem, image, mask, depth, target))
+                row.cells.append(self._cell(col, stem, image, mask, depth, target, digests))
             rows.append(row)
         tables = self._tables()
         plots = self._plots()
@@ -375,43 +461,47 @@ class ReportBuilder:
         atomic_write_text(index, page)
         return index
 
-    def _static_cell(self, key: str, stem: str, arr: np.ndarray, label: str) -> Cell:
-        from gan_bokeh.io import write_image
+    def _static_cell(self, key: str, stem: str, arr: np.ndarray, label: str, digest: str,
+                     extra: dict[str, str] | None = None) -> Cell:
+        """Input/mask/depth/target cells: rewritten unless the stored content hash matches."""
+        from gan_bokeh.io import atomic_write_text, write_image
 
-        full, thumb, _ = self._paths(key, stem)
-        shape = arr.shape[:2]
+        full, thumb, side = self._paths(key, stem)
         if key == "mask":
             full = full.with_suffix(".png")
-        if not (full.is_file() and thumb.is_file()) or self._size_of(full) != (shape[1], shape[0]):
+        content_key = cell_key(key, digest, *(extra or {}).values())
+        stored = None
+        if full.is_file() and thumb.is_file() and side.is_file():
+            try:
+                stored = json.loads(side.read_text()).get("key")
+            except (ValueError, OSError):
+                stored = None
+        if stored != content_key:
             write_image(full, arr, quality=92)
             write_image(thumb, _thumb(arr), quality=85)
-        return Cell(label, self._rel(thumb), self._rel(full))
-
-    @staticmethod
-    def _size_of(p: Path) -> tuple[int, int] | None:
-        from gan_bokeh.io import image_info
-
-        try:
-            info = image_info(p)
-            return int(info["width"]), int(info["height"])  # type: ignore[call-overload]
-        except (BadImageError, KeyError, OSError):
-            return None
+            atomic_write_text(side, json.dumps({"label": label, "key": content_key, **(extra or {})}))
+        return Cell(label, self._rel(thumb), self._rel(full), column=key,
+                    extra_html=DEPTH_LEGEND if key == "depth" else "")
 
     def _tables(self) -> str:
         from gan_bokeh.evaluate import mean_metrics, write_metrics
 
         keys = [k for k in TABLE_KEYS if any(k in r for c in self.columns for r in c.results)]
-        header = ["method", "images", *keys]
+        header = ["method", "subject", "images", *keys]
         rows = []
         for col in self.columns:
             if not col.results:
                 continue
             mean = mean_metrics(col.results)
             write_metrics({"per_image": col.results, "mean": mean, "notes": []}, self.out / "metrics" / col.key)
-            rows.append([col.label, len(col.results), *(mean.get(k) for k in keys)])
+            rows.append([col.label, "pasted" if col.pasted else "generated", len(col.results),
+                         *(_mean_cell(mean, k) for k in keys)])
         if not rows or not keys:
             return "<p>No metrics (no masks and no targets).</p>"
-        html = metrics_table("Mean over images (per-image values: metrics/<column>/metrics.csv)", header, rows)
+        html = metrics_table("Mean over images (per-image values: metrics/<column>/metrics.csv). \"pasted\": the "
+                             "output copies the input inside the mask, so its subject figures are high by "
+                             "construction; identical images (100 dB) are counted apart, not averaged",
+                             header, rows)
         per_image = []
         for col in self.columns:
             for r in col.results:
@@ -445,7 +535,12 @@ class ReportBuilder:
 
 
 def build_report(opts: CompareOptions) -> tuple[Path, dict[str, int], list[str]]:
-    """Build the report; returns ``(index.html path, counters, notes)``."""
+    """Build the report; returns ``(index.html path, counters, notes)``.
+
+    Raises:
+        UserError: bad options (:meth:`CompareOptions.validate`), no inputs, ``out_dir`` = an input folder.
+    """
+    opts.validate()
     b = ReportBuilder(opts)
     index = b.build()
     return index, b.stats, b.notes

@@ -100,6 +100,7 @@ def plot_run_losses(records: Sequence[dict[str, Any]], out_png: str | os.PathLik
             ax.plot(x, smooth(_series(records, k), win), label=k, linewidth=1.2)
         ax.set_title(f"{g} loss" + (f" (moving avg {win})" if win > 1 else ""), fontsize=10)
         ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(f"{g} loss value", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -122,6 +123,9 @@ def plot_runs_group(runs: dict[str, Sequence[dict[str, Any]]], group: str, out_p
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     plotted = 0
+    # runs often share their first iterations exactly: thick solid lines underneath, thinner dashed/dotted
+    # ones with markers on top, so a curve never hides another
+    styles = [("-", 3.2, None), ("--", 2.2, "o"), (":", 2.0, "s"), ("-.", 1.6, "^"), ((0, (1, 1)), 1.4, "D")]
     for name, records in runs.items():
         keys = group_keys(records).get(group)
         if not keys:
@@ -129,13 +133,18 @@ def plot_runs_group(runs: dict[str, Sequence[dict[str, Any]]], group: str, out_p
         x, xlabel = x_axis(records)
         total = np.nansum(np.stack([_series(records, k) for k in keys]), axis=0)
         win = smooth_window if smooth_window is not None else max(1, len(records) // 50)
-        ax.plot(x, smooth(total, win), label=f"{name} ({' + '.join(keys)})" if len(keys) <= 4 else name)
+        ls, lw, marker = styles[plotted % len(styles)]
+        ax.plot(x, smooth(total, win), label=f"{name} ({' + '.join(keys)})" if len(keys) <= 4 else name,
+                linestyle=ls, linewidth=lw, marker=marker, markersize=4,
+                markevery=(plotted * max(1, len(x) // 40), max(1, len(x) // 8)),  # staggered markers
+                alpha=0.9, zorder=2 + plotted)
         ax.set_xlabel(xlabel)
         plotted += 1
     if not plotted:
         plt.close(fig)
         return None
     ax.set_title(f"{group} loss by run")
+    ax.set_ylabel(f"{group} loss (sum of its terms)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -1,4 +1,4 @@
-"""DeepLabV3 person segmentation (torchvision), the segmenter the paper used (seed 004, §3.4).
+"""DeepLabV3 person segmentation (torchvision), the segmenter the paper used (Nasrullah 2018, §3.4).
 
 The COCO-trained checkpoints with the 21 Pascal VOC labels are used; the person is VOC class 15 and its
 softmax probability is kept as the soft mask. Weights come from :func:`gan_bokeh.weights.resolve_weights`

@@ -1,9 +1,9 @@
 """Mask clean-up and main-subject selection.
 
 * :func:`refine_mask`: morphological open/close, hole filling and speck removal on the thresholded mask
-  (the clean-up step of the bucketed-blur recipe, seed 000), keeping the soft probability along the
+  (the clean-up step of the bucketed-blur recipe, the "Bokeh-licious" recipe), keeping the soft probability along the
   boundary so edges stay anti-aliased.
-* :func:`select_main_subject`: keep one person. The paper (seed 004, §4.4.2) notes that a segmenter masks
+* :func:`select_main_subject`: keep one person. The paper (Nasrullah 2018, §4.4.2) notes that a segmenter masks
   *every* person, so someone far behind the subject stays sharp; with a depth map the closest person is
   kept, otherwise the largest or the most central one.
 """

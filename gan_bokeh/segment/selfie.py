@@ -134,9 +134,12 @@ class SelfieSegmenter:
         self.options.validate()
         threads = num_threads or int(os.environ.get("GAN_BOKEH_THREADS", "0") or 0) or 1
         self.model_path = Path(model_path)
+        from gan_bokeh.runtime import quiet_native_stderr
+
         try:
-            self._interp = Interpreter(model_path=str(model_path), num_threads=threads)
-            self._interp.allocate_tensors()
+            with quiet_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" on every command
+                self._interp = Interpreter(model_path=str(model_path), num_threads=threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise UserError(f"{model_path}: not a usable TFLite model ({first_line(err)})") from None
         inp = self._interp.get_input_details()[0]

@@ -127,6 +127,7 @@ class OptimConfig:
     mask_overlay: bool = False
     mask_loss_on: Literal["raw", "overlaid"] = "raw"  # raw: G(x) before the overlay (see objectives/cyclegan.py)
     amp: bool = True  # CUDA only; ignored on CPU
+    amp_dtype: Literal["float16", "bfloat16"] = "float16"  # float16 uses a GradScaler; bfloat16 needs none
     channels_last: bool = True  # CUDA only; slower on this kind of CPU (see docs/training.md)
     deterministic: bool = False
     # CUT / FastCUT (None = the objective's default: CUT 1.0 / True / False, FastCUT 10.0 / False / True).

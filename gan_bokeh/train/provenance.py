@@ -16,7 +16,8 @@ from typing import Any
 
 from gan_bokeh.errors import UserError
 
-__all__ = ["provenance", "flatten", "resume_changes", "check_resume_config", "legacy_overrides", "RUN_LENGTH_KEYS", "FREE_KEYS"]
+__all__ = ["provenance", "flatten", "resume_changes", "check_resume_config", "legacy_overrides", "RUN_LENGTH_KEYS",
+           "FREE_KEYS"]
 
 #: Keys a resumed run may change; the change is recorded in ``run.json`` (``--max-iters`` is not a key).
 RUN_LENGTH_KEYS = frozenset({"train.n_epochs", "train.n_epochs_decay"})
