@@ -25,8 +25,23 @@ class BadImageError(UserError):
         super().__init__(f"{self.path}: {reason}")
 
 
-class WeightsUnavailableError(UserError):
+class BackendUnavailableError(UserError):
+    """A model backend cannot run on this machine; ``auto`` choices catch this and try the next one.
+
+    The subclasses say why, each with its own one-line fix.
+    """
+
+
+class WeightsUnavailableError(BackendUnavailableError):
     """Pretrained weights are neither cached nor given by path (typically: offline machine)."""
+
+
+class MissingDependencyError(BackendUnavailableError):
+    """An optional Python package a backend needs is not installed (the message names the pip extra)."""
+
+
+class RemoteCodeError(BackendUnavailableError):
+    """Model code fetched at run time (``torch.hub``) was found but failed to import or run."""
 
 
 def first_line(err: BaseException, limit: int = 200) -> str:

@@ -195,7 +195,8 @@ class FullResGenerator:
 
     Args:
         net: the generator (eval mode), on ``device``.
-        work_size: short side of the working resolution (multiple of 4).
+        work_size: short side of the working resolution (multiple of 4); with ``squash``, the side of the
+            square the whole photo is squashed to (the geometry a ``data.preprocess: cyclegan`` run saw).
         merge: ``detail`` | ``delta`` | ``resize``.
         tile: when > 0, run the network on overlapping ``tile``-px blocks of the working image.
         overlap: tile overlap in working pixels.
@@ -216,6 +217,7 @@ class FullResGenerator:
     overlap: int = 32
     device: Any = "cpu"
     inputs: tuple[str, ...] = ("rgb",)
+    squash: bool = False  # work on a work_size² square (a run trained with data.preprocess cyclegan)
 
     def __post_init__(self) -> None:
         if self.merge not in MERGE_MODES:
@@ -243,19 +245,24 @@ class FullResGenerator:
     def from_checkpoint(cls, run_or_file: str | os.PathLike[str], direction: str = "AtoB",
                         device: Any = None, work_size: int | None = None, **kwargs: Any
                         ) -> tuple[FullResGenerator, dict[str, Any]]:
-        """Load G/F from a run folder or checkpoint; ``work_size`` defaults to the training crop size."""
+        """Load G/F from a run folder or checkpoint, working in the geometry training saw (see
+        :func:`training_geometry`); an explicit ``work_size`` changes only the size."""
         from gan_bokeh.runtime import pick_device
         from gan_bokeh.train.checkpoint import load_generator
 
         dev = pick_device(device) if not isinstance(device, torch.device) else device
         net, state = load_generator(run_or_file, direction, map_location="cpu")
         net.to(dev)
-        if work_size is None:
-            work_size = crop_size_of(state)
-        return cls(net=net, work_size=work_size, device=dev, inputs=inputs_of(state), **kwargs), state
+        size, squash = training_geometry(state)
+        kwargs.setdefault("squash", squash)
+        return cls(net=net, work_size=size if work_size is None else work_size, device=dev, inputs=inputs_of(state),
+                   **kwargs), state
 
     def working_input(self, image: np.ndarray) -> np.ndarray:
         """Downscale ``image`` to the working resolution."""
+        if self.squash:
+            side = max(4, self.work_size // 4 * 4)
+            return resize_image(image, (side, side))
         return resize_image(image, working_shape(*image.shape[:2], self.work_size))
 
     def working_extras(self, shape: tuple[int, int], mask: np.ndarray | None,
@@ -334,32 +341,6 @@ class FullResGenerator:
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().cpu().numpy())
 
 
-def input_depth(image: np.ndarray, mask: np.ndarray | None, depth_file: str | os.PathLike[str] | None = None, *,
-                kind: str = "depth", colormap: str | None = None, device: Any = None,
-                estimate: bool = True) -> tuple[np.ndarray, str]:
-    """The depth input (0 = near … 1 = far) of a generator trained with ``depth``, and where it came from:
-    the ``depth_file``, else the depth room's estimate (MiDaS, when its weights can be had), else the
-    offline guess from the subject mask — the same order as ``render``.
-
-    Returns:
-        ``(depth (H, W) float32, source)`` with source ``file:<path>``, ``midas:MiDaS_small`` or the
-        fallback's label; an unavailable estimator is reported by its one-line error in the source.
-    """
-    from gan_bokeh.depth import estimate_depth_midas, fallback_depth, load_depth
-    from gan_bokeh.depth.fallback import FALLBACK_LABEL
-
-    if depth_file is not None:
-        return load_depth(depth_file, kind=kind, colormap=colormap), f"file:{depth_file}"
-    label = FALLBACK_LABEL
-    if estimate:
-        try:
-            return estimate_depth_midas(image, device=device), "midas:MiDaS_small"
-        except UserError as err:  # offline without cached weights: say so, then guess
-            label = f"{FALLBACK_LABEL} (MiDaS unavailable: {str(err).splitlines()[0]})"
-    m = mask if mask is not None else np.zeros(image.shape[:2], np.float32)
-    return fallback_depth(np.asarray(m, np.float32)), label
-
-
 def inputs_of(state: dict[str, Any]) -> tuple[str, ...]:
     """``model.inputs`` of a checkpoint's config (``("rgb",)`` when absent)."""
     try:
@@ -368,12 +349,25 @@ def inputs_of(state: dict[str, Any]) -> tuple[str, ...]:
         return ("rgb",)
 
 
-def crop_size_of(state: dict[str, Any]) -> int:
-    """The training crop size recorded in a checkpoint's config (256 when absent)."""
+def training_geometry(state: dict[str, Any]) -> tuple[int, bool]:
+    """``(work_size, squash)``: the pixel scale and shape the generator saw in training, from the
+    checkpoint's ``data`` config.
+
+    - ``keep_aspect``: short side ``load_size`` (training cut its crops from a ``load_size`` square of a photo
+      whose short side was ``load_size``).
+    - ``paper``: short side ``crop_size`` (= ``load_size``: the central square scaled to the crop).
+    - ``cyclegan``: the whole photo squashed to ``load_size²``; so are checkpoints whose config predates
+      ``data.preprocess`` (that was the only geometry then).
+    """
+    data = (state.get("config") or {}).get("data") or {}
+    preset = data.get("preprocess", "cyclegan")
     try:
-        return int(state["config"]["data"]["crop_size"])
+        crop = int(data["crop_size"])
     except (KeyError, TypeError, ValueError):
-        return DEFAULT_WORK_SIZE
+        return DEFAULT_WORK_SIZE, False
+    load = data.get("load_size")
+    size = int(load) if isinstance(load, (int, float)) and preset != "paper" else crop
+    return size, preset == "cyclegan"
 
 
 def overlay_default(state: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from torch import Tensor
 
 __all__ = ["GAN_MODES", "gan_loss", "discriminator_loss", "cycle_loss", "identity_loss", "masked",
            "mask_norm_loss", "mask_vgg_loss", "mask_loss", "mask_overlay", "MaskOverlay", "patch_nce_loss",
-           "subject_blur_penalty"]
+           "subject_blur_penalty", "pixel_l1", "ssim_loss", "content_loss", "pynet_level_loss"]
 
 GAN_MODES = ("lsgan", "vanilla")
 
@@ -160,3 +160,57 @@ def subject_blur_penalty(radius: Tensor, mask: Tensor, max_radius: float) -> Ten
     Shapes: ``radius`` and ``mask`` ``(B, 1, H, W)``; an empty mask gives 0.
     """
     return (radius * mask).sum() / (max_radius * mask.sum()).clamp_min(1e-6)
+
+
+# -- paired (PyNET) losses ----------------------------------------------------------------------------------
+# Ignatov, Patel, Timofte, "Rendering Natural Camera Bokeh Effect with Deep Learning" (CVPR-W 2020), the
+# authors' training recipe: L1 alone at the coarse levels; L1 + VGG19 relu5_4 content + (1 − SSIM) at the
+# finest. Images ``(B, 3, H, W)`` in [-1, 1]; L1 and SSIM are measured on [0, 1] as the authors do.
+
+
+def pixel_l1(out: Tensor, target: Tensor) -> Tensor:
+    """Mean absolute error on the [0, 1] scale (``‖out − target‖₁ / 2`` for [-1, 1] images)."""
+    return 0.5 * F_.l1_loss(out, target)
+
+
+def ssim_loss(out: Tensor, target: Tensor, window: int = 11) -> Tensor:
+    """``1 − SSIM`` (Gaussian window 11, σ = 1.5, as ``tf.image.ssim``) on the [0, 1] scale, mean over the
+    batch; sides must be >= ``window``."""
+    from kornia.metrics import ssim
+
+    a, b = (out.float() + 1) / 2, (target.float() + 1) / 2
+    return 1.0 - ssim(a, b, window, max_val=1.0).mean()
+
+
+def content_loss(out: Tensor, target_features: Tensor, vgg: Callable[[Tensor], Tensor]) -> Tensor:
+    """MSE between the VGG features of ``out`` and precomputed ``target_features`` (PyNET's content loss)."""
+    return F_.mse_loss(vgg(out), target_features)
+
+
+def pynet_level_loss(out: Tensor, target: Tensor, *, fine: bool, pixel_weight: float = 100.0,
+                     fine_pixel_weight: float = 10.0, content_weight: float = 330.0, ssim_weight: float = 10.0,
+                     vgg: Callable[[Tensor], Tensor] | None = None) -> dict[str, Tensor]:
+    """The weighted loss terms of one PyNET level.
+
+    Args:
+        out, target: level output and target, same shape, [-1, 1].
+        fine: the finest levels' recipe (L1 + content + SSIM) instead of L1 alone.
+        vgg: feature extractor, needed when ``fine`` and ``content_weight > 0``.
+
+    Returns:
+        ``{"l1": …}`` at coarse levels; ``{"l1", "content", "ssim"}`` at fine ones (weights applied; a zero
+        weight leaves its term out).
+    """
+    out, target = out.float(), target.float()
+    if not fine:
+        return {"l1": pixel_weight * pixel_l1(out, target)}
+    terms = {"l1": fine_pixel_weight * pixel_l1(out, target)}
+    if content_weight > 0:
+        if vgg is None:
+            raise ValueError("pynet_level_loss: content_weight > 0 needs a VGG feature extractor")
+        with torch.no_grad():
+            feats = vgg(target)
+        terms["content"] = content_weight * content_loss(out, feats, vgg)
+    if ssim_weight > 0:
+        terms["ssim"] = ssim_weight * ssim_loss(out, target)
+    return terms

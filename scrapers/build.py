@@ -9,9 +9,9 @@ Pipeline (each step records why an item is left out; nothing stops the job):
 4. split per seed: near-duplicate clusters are split as one unit, so a photo and its near copy never
    straddle train/test; per domain the groups are ordered by ``sha256(seed, group)`` and the first ones
    up to ``round(F·n)`` items become test;
-5. decode (EXIF applied, CMYK/16-bit/palette normalised), drop photos whose person mask (alpha of an
-   RGBA PNG, a ``.mask.png`` sidecar or ``--masks DIR``) covers less than ``--min-person-area``, resize to
-   ``--max-side`` (OpenCV ``INTER_AREA``), write atomically;
+5. decode (EXIF applied, CMYK/16-bit/palette normalised), drop photos whose person mask (the one rule
+   of :mod:`gan_bokeh.io.masks`: ``--masks DIR``, a ``.mask.png`` sidecar, else a not fully opaque alpha)
+   covers less than ``--min-person-area``, resize to ``--max-side`` (OpenCV ``INTER_AREA``), write atomically;
 6. ``provenance.jsonl`` (one line per output: source id, domain, split, licence, owner, page URL,
    sha256 of source and output), ``skipped.jsonl``, ``build.json`` and ``ATTRIBUTION.md``.
 
@@ -43,7 +43,6 @@ from gan_bokeh.io import (
     open_image,
     pil_to_rgb_alpha,
     read_jsonl,
-    read_mask,
     resize_image,
     to_uint8,
     write_image,
@@ -304,14 +303,8 @@ def process_item(job: Job) -> Result:
     try:
         # Draft decode at ≥ max_side (JPEG), then EXIF orientation, then exact INTER_AREA resize.
         rgb, alpha = pil_to_rgb_alpha(open_image(src, draft=(job.max_side, job.max_side)))
-        mask = alpha
-        mask_file = find_mask(src, job.masks)
-        if mask is None and mask_file is not None:
-            mask = read_mask(mask_file)
-            if mask.shape != rgb.shape[:2]:
-                import cv2
-
-                mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        source = find_mask(src, job.masks, alpha=alpha)  # the one mask rule (gan_bokeh.io.masks)
+        mask = source.load(alpha, rgb.shape[:2]) if source is not None else None
     except BadImageError as err:  # the photo, or its mask file (then named: the photo itself is fine)
         return Result("skipped", reason=err.reason if Path(err.path) == src else f"mask {err}")
     except Exception as err:  # noqa: BLE001 - one odd file must not stop a batch
@@ -325,7 +318,7 @@ def process_item(job: Job) -> Result:
     rgb8 = _resize(to_uint8(rgb), job.max_side)
     h, w = rgb8.shape[:2]
     mask_out = None
-    if alpha is not None:
+    if source is not None and source.kind == "alpha":
         dest = dest.with_suffix(".png")  # the paper's format: RGBA PNG, alpha = person mask
         write_image(dest, rgb8, alpha=_resize(to_uint8(alpha), job.max_side))
     else:

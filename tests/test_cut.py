@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import make_unpaired_dataset
 
 from gan_bokeh import losses
 from gan_bokeh.config import load_config
 from gan_bokeh.errors import UserError
-from gan_bokeh.io import read_jsonl, write_rgba
+from gan_bokeh.io import read_jsonl
 from gan_bokeh.nets import build_generator
 from gan_bokeh.nets.patchnce import PatchSampleMLP
 from gan_bokeh.nets.vgg import vgg19_relu3_2
@@ -22,26 +23,14 @@ from gan_bokeh.train.checkpoint import load_checkpoint, load_generator
 from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.loop import RunOptions, train
 
-TINY = ["model.ngf=4", "model.ndf=4", "model.n_blocks=1", "data.load_size=36", "data.crop_size=32",
-        "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2", "log.save_every=3",
-        "model.nce_mlp_dim=8", "train.nce_patches=16"]
-
-
-def _dataset(root: Path, n: int = 3) -> Path:
-    rng = np.random.default_rng(0)
-    for dom in "AB":
-        d = root / f"train{dom}"
-        d.mkdir(parents=True)
-        for i in range(n):
-            mask = np.zeros((40, 44), np.float32)
-            mask[8:32, 12:30] = 1
-            write_rgba(d / f"{dom}{i}.png", rng.random((40, 44, 3)).astype(np.float32), mask)
-    return root
+TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36",
+        "data.crop_size=32", "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2",
+        "log.save_every=3", "model.nce_mlp_dim=8", "train.nce_patches=16"]
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _dataset(tmp_path_factory.mktemp("data") / "ds")
+    return make_unpaired_dataset(tmp_path_factory.mktemp("data") / "ds")
 
 
 def _vgg() -> torch.nn.Module:

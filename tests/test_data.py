@@ -279,7 +279,8 @@ def test_model_init_leaves_the_global_rng_alone() -> None:
     from gan_bokeh.objectives.cyclegan import CycleGANModel
     from gan_bokeh.train.config import TrainConfig
 
-    cfg = load_config(TrainConfig, "cyclegan", overrides=["model.ngf=4", "model.ndf=4", "model.n_blocks=1"])
+    cfg = load_config(TrainConfig, "cyclegan", overrides=["model.ngf=4", "model.ndf=4", "model.generator=resnet",
+                                                              "model.n_blocks=1"])
     draws = []
     for rank in (0, 1):
         torch.manual_seed(cfg.train.seed + rank)

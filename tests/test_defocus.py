@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import make_unpaired_dataset
 
 from gan_bokeh import losses
 from gan_bokeh.config import load_config
-from gan_bokeh.io import read_jsonl, write_rgba
+from gan_bokeh.io import read_jsonl
 from gan_bokeh.nets import build_generator
 from gan_bokeh.objectives import build_objective
 from gan_bokeh.render.differentiable import (
@@ -88,6 +89,11 @@ def test_subject_guided_gather_keeps_the_subject_out_of_the_background() -> None
     assert float(plain[ring].mean()) > 0.2
     assert float(gathered[ring].max()) < 0.02  # only the gather's 1e-3 weight floor leaks
     assert torch.allclose(gathered[..., 12:28, 12:28], img[..., 12:28, 12:28], atol=1e-5)  # subject kept
+    # a little blur inside the subject blurs the subject, it does not pull in background colour
+    r_in = torch.full((1, 1, 40, 40), 2.0)
+    inside = (slice(None), slice(None), slice(12, 28), slice(12, 28))
+    assert torch.allclose(render_defocus(img, r_in, mask, max_radius=4, n_radii=3)[inside],
+                          render_defocus(img, r_in, None, max_radius=4, n_radii=3)[inside], atol=1e-5)
 
 
 def test_blur_mixes_in_linear_light() -> None:
@@ -133,16 +139,7 @@ def test_defocus_generator_outputs_a_blur_of_its_input() -> None:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "ds"
-    rng = np.random.default_rng(0)
-    for dom in "AB":
-        d = root / f"train{dom}"
-        d.mkdir(parents=True)
-        for i in range(3):
-            mask = np.zeros((40, 44), np.float32)
-            mask[8:32, 12:30] = 1
-            write_rgba(d / f"{dom}{i}.png", rng.random((40, 44, 3)).astype(np.float32), mask)
-    return root
+    return make_unpaired_dataset(tmp_path_factory.mktemp("data") / "ds")
 
 
 def test_defocus_config_trains(dataset: Path, tmp_path: Path) -> None:
@@ -171,3 +168,23 @@ def test_subject_penalty_sharpens_the_subject() -> None:
     for _ in range(10):
         last = model.step(batch)["blur_subject"]
     assert last < 0.5 * first
+
+
+def test_one_sided_objectives_keep_real_b_photos_without_masks(tmp_path: Path) -> None:
+    """Real shallow-DoF photos rarely have masks: the one-sided objectives read masks of domain A only, so
+    an unmasked B folder trains (CycleGAN's mask loss still needs B masks and says so). Catches the dataset
+    filtering B by masks the objective never reads."""
+    from gan_bokeh.errors import UserError
+    from gan_bokeh.io import write_image
+
+    root = make_unpaired_dataset(tmp_path / "ds")
+    for p in (root / "trainB").glob("*.png"):
+        write_image(p, np.random.default_rng(0).random((40, 44, 3)).astype(np.float32))  # RGB: no alpha
+    for config in ("defocus", "fastcut"):
+        net = [] if config == "defocus" else ["model.generator=resnet"]  # n_blocks=1 needs the generic ResNet
+        cfg = load_config(TrainConfig, config, overrides=[*TINY, *net, "train.lambda_mask=0.5",
+                                                          "train.mask_vgg_weight=0"])
+        assert train(cfg, RunOptions(data=root, run_dir=tmp_path / config, max_iters=1, progress=False)).iteration == 1
+    cfg = load_config(TrainConfig, "mask_loss", overrides=[*TINY, "model.generator=resnet", "train.mask_vgg_weight=0"])
+    with pytest.raises(UserError, match="no subject masks"):
+        train(cfg, RunOptions(data=root, run_dir=tmp_path / "cyc", max_iters=1, progress=False))

@@ -1,4 +1,4 @@
-"""gan_bokeh.depth: file formats, normalisation, fallback and the MiDaS offline error."""
+"""gan_bokeh.depth: file formats, normalisation, fallback (learned backends: tests/test_depth_backends.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from PIL import Image
 
 from gan_bokeh.depth import fallback_depth, load_depth, normalize_depth, resize_depth
 from gan_bokeh.depth.files import colormap_to_index
-from gan_bokeh.errors import UserError, WeightsUnavailableError
+from gan_bokeh.errors import UserError
 
 
 def _ramp(h: int = 16, w: int = 24) -> np.ndarray:
@@ -90,23 +90,6 @@ def test_fallback_depth_subject_plane_and_ground_ramp():
     assert d[mask > 0][0] == pytest.approx(column[29])  # stands on the ground at its lowest row
     plain = fallback_depth(np.zeros((20, 10), np.float32))
     assert plain[-1, 0] == 0 and plain[0, 0] == 1
-
-
-def test_midas_offline_error_names_hub_cache(monkeypatch):
-    import torch
-
-    from gan_bokeh.depth import midas
-
-    def offline(model):
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(midas, "_load_midas", offline)
-    with pytest.raises(WeightsUnavailableError) as err:
-        midas.estimate_depth_midas(np.zeros((8, 8, 3), np.float32))
-    msg = str(err.value)
-    assert torch.hub.get_dir() in msg and "--depth" in msg and "\n" not in msg
-    with pytest.raises(ValueError, match="unknown MiDaS model"):
-        midas.estimate_depth_midas(np.zeros((8, 8, 3), np.float32), model="nope")
 
 
 def test_real_depth_files(shared_data):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -223,3 +224,38 @@ def test_cli_evaluate_broken_mask_skips_that_image(tmp_path, scene, capsys):
                  "--mask", str(tmp_path / "mask"), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "evaluate: 1 done, 0 skipped, 1 failed" in out and "mask/b.png: empty file" in out
+
+
+def test_lpips_column_when_available_and_one_note_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--target`` adds an ``lpips`` column when the LPIPS model loads, and one note (other metrics kept) when
+    its backbone weights are unavailable. Catches: LPIPS computed without a target, an offline crash."""
+    from gan_bokeh.errors import WeightsUnavailableError
+    from gan_bokeh.evaluate import lpips as lp
+    from gan_bokeh.evaluate import runner
+    from gan_bokeh.io import write_image
+
+    rng = np.random.default_rng(0)
+    for d in ("pred", "inp", "tgt"):
+        write_image(tmp_path / d / "a.png", rng.random((24, 32, 3)).astype(np.float32))
+
+    class _L1(torch.nn.Module):  # stands in for the AlexNet LPIPS (offline test)
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return (a - b).abs().mean() * self.w
+
+    monkeypatch.setattr(lp, "load_lpips", lambda device="cpu": _L1())
+    res = runner.evaluate_folders(tmp_path / "pred", tmp_path / "inp", target_dir=tmp_path / "tgt")
+    assert res["per_image"][0]["lpips"] > 0 and "lpips" in res["mean"]
+    no_target = runner.evaluate_folders(tmp_path / "pred", tmp_path / "inp")
+    assert "lpips" not in no_target["per_image"][0]
+
+    def offline(device: str = "cpu") -> None:
+        raise WeightsUnavailableError("AlexNet ImageNet weights (LPIPS backbone) unavailable offline")
+
+    monkeypatch.setattr(lp, "load_lpips", offline)
+    res = runner.evaluate_folders(tmp_path / "pred", tmp_path / "inp", target_dir=tmp_path / "tgt")
+    assert "lpips" not in res["per_image"][0] and "psnr" in res["per_image"][0]
+    assert sum(n.startswith("LPIPS skipped") for n in res["notes"]) == 1

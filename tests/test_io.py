@@ -14,7 +14,7 @@ from gan_bokeh.io import (
     append_jsonl,
     atomic_path,
     find_by_stem,
-    find_mask,
+    find_mask_file,
     image_info,
     list_images,
     open_image,
@@ -137,8 +137,8 @@ def test_list_images_and_find_mask(tmp_path):
     write_mask(tmp_path / "a.mask.png", np.ones((24, 32), np.float32))
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in list_images(tmp_path)] == ["a.png", "b.jpg"]
-    assert find_mask(tmp_path / "a.png").name == "a.mask.png"
-    assert find_mask(tmp_path / "b.jpg") is None
+    assert find_mask_file(tmp_path / "a.png").name == "a.mask.png"
+    assert find_mask_file(tmp_path / "b.jpg") is None
     with pytest.raises(UserError):
         list_images(tmp_path / "missing")
 
@@ -179,10 +179,9 @@ def test_atomic_path_onto_a_folder_is_one_line_user_error(tmp_path):
 def test_find_mask_any_extension_in_mask_dir(tmp_path):
     write_image(tmp_path / "img" / "a.jpg", _gradient())
     write_image(tmp_path / "focal" / "a.jpg", _gradient())
-    assert find_mask(tmp_path / "img" / "a.jpg", tmp_path / "focal") is None
-    assert find_mask(tmp_path / "img" / "a.jpg", tmp_path / "focal", any_extension=True).parent.name == "focal"
+    assert find_mask_file(tmp_path / "img" / "a.jpg", tmp_path / "focal").parent.name == "focal"
     # never the image itself
-    assert find_mask(tmp_path / "img" / "a.jpg", tmp_path / "img", any_extension=True) is None
+    assert find_mask_file(tmp_path / "img" / "a.jpg", tmp_path / "img") is None
 
 
 def test_output_path_and_refuse_overwriting_inputs(tmp_path):
@@ -202,7 +201,7 @@ def test_find_mask_prefers_named_folder_and_find_by_stem(tmp_path):
     write_mask(tmp_path / "photos" / "p.mask.png", np.ones((24, 32), np.float32))
     focal = tmp_path / "focal"
     write_image(focal / "p.jpg", _gradient())
-    assert find_mask(img, focal, any_extension=True) == focal / "p.jpg"  # the folder the user named wins
-    assert find_mask(img, focal) == img.with_name("p.mask.png")          # .jpg masks only with any_extension
+    assert find_mask_file(img, focal) == focal / "p.jpg"  # the folder the user named wins
+    assert find_mask_file(img) == img.with_name("p.mask.png")
     assert find_by_stem(focal, "p") == focal / "p.jpg"
     assert find_by_stem(tmp_path / "photos", "p", exclude=img) is None   # never the image itself

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import make_unpaired_dataset
 
 from gan_bokeh import losses
 from gan_bokeh.cli import main as cli_main
@@ -25,22 +26,14 @@ from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.loop import RunOptions, train
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["model.ngf=4", "model.ndf=4", "model.n_blocks=1", "data.load_size=36", "data.crop_size=32",
+TINY = ["model.ngf=4", "model.ndf=4", "model.generator=resnet", "model.n_blocks=1", "data.load_size=36",
+        "data.crop_size=32",
         "data.num_workers=0", "train.pool_size=3", "log.image_every=2", "log.latest_every=2", "log.save_every=3"]
 TERMS = {"D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B"}
 MASK_TERMS = {"mask_norm_A", "mask_vgg_A", "mask_norm_B", "mask_vgg_B"}
 
 
-def _make_dataset(root: Path, n: int = 3) -> Path:
-    rng = np.random.default_rng(0)
-    for dom in "AB":
-        d = root / f"train{dom}"
-        d.mkdir(parents=True)
-        for i in range(n):
-            mask = np.zeros((40, 44), np.float32)
-            mask[8:32, 12:30] = 1
-            write_rgba(d / f"{dom}{i}.png", rng.random((40, 44, 3)).astype(np.float32), mask)
-    return root
+_make_dataset = make_unpaired_dataset
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +108,72 @@ def test_cli_run_folder_and_resume(dataset: Path, vgg_file: Path, tmp_path: Path
     assert cli_main([*args, "--max-iters", "4", "--resume"]) == 0
     assert [r["iter"] for r in read_jsonl(run / "metrics.jsonl")] == [1, 2, 3, 4]
     assert load_checkpoint(run)["iteration"] == 4
+
+
+def test_resume_refuses_another_config_and_records_run_length(dataset: Path, vgg_file: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume refuses model/objective/data changes in one line naming the keys, accepts run-length keys
+    and records them (run.json); checkpoints and run.json carry the package version (and git commit);
+    a checkpoint that does not fit the nets is a one-line error. Fails on: the config check removed from
+    Trainer._check (the run silently becomes another experiment), or load errors not caught in _restore."""
+    import json
+
+    from gan_bokeh import __version__
+
+    args = ["train", "--config", "mask_loss", "--data", str(dataset), "--name", "run", "--out", str(tmp_path),
+            "--vgg-weights", str(vgg_file), "--no-progress", *[a for s in TINY for a in ("--set", s)]]
+    assert cli_main([*args, "--max-iters", "2"]) == 0
+    run = tmp_path / "run"
+    config_before = (run / "config.yaml").read_text()
+    for change, key in ((["--set", "model.ngf=8"], "model.ngf 4 → 8"),
+                        (["--config", "mask_loss_overlay"], "train.lambda_mask 1.0 → 0.5"),
+                        (["--set", "data.preprocess=cyclegan"], "data.preprocess 'keep_aspect' → 'cyclegan'")):
+        msg = _one_line_error(capsys, [*args, *change, "--max-iters", "3", "--resume"])
+        assert key in msg and "--resume" in msg, msg
+    assert (run / "config.yaml").read_text() == config_before  # not overwritten by a refused resume
+    assert load_checkpoint(run)["iteration"] == 2
+    assert cli_main([*args, "--set", "train.n_epochs=60", "--max-iters", "3", "--resume"]) == 0
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["started"]["package_version"] == __version__ and "git_commit" in rec["started"]
+    (resume,) = rec["resumes"]
+    assert resume["iteration"] == 2 and resume["changed"] == {"train.n_epochs": {"from": 50, "to": 60}}
+    state = load_checkpoint(run)
+    assert state["provenance"]["package_version"] == __version__ and state["config"]["train"]["n_epochs"] == 60
+    # a checkpoint whose weights do not fit the networks: one line, no traceback
+    w = next(k for k in state["nets"]["G"] if k.endswith("weight"))
+    state["nets"]["G"][w] = state["nets"]["G"][w][:1]
+    torch.save(state, run / "ckpt" / "latest.pt")
+    msg = _one_line_error(capsys, [*args, "--set", "train.n_epochs=60", "--max-iters", "4", "--resume"])
+    assert "latest.pt: does not fit the networks" in msg and "size mismatch" in msg
+
+
+def test_resume_follows_the_checkpoint_not_the_seed(dataset: Path, tmp_path: Path) -> None:
+    """A resumed run continues from the checkpoint's weights: perturbing them changes the next losses and the
+    resumed weights stay with the perturbed ones. Fails on: resume that ignores the checkpoint's weights
+    (model.load_state_dict skipped in Trainer._restore): the seed alone would rebuild the same nets, so an
+    exact-resume comparison of metrics alone cannot tell."""
+    import shutil
+
+    cfg = _cfg("cyclegan", "train.deterministic=true")
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(cfg, RunOptions(data=dataset, run_dir=a, max_iters=2, progress=False))
+    shutil.copytree(a, b)
+    state = load_checkpoint(b)
+    g = torch.Generator().manual_seed(5)
+    for k, v in state["nets"]["G"].items():
+        if v.is_floating_point():
+            state["nets"]["G"][k] = v + 0.05 * torch.randn(v.shape, generator=g)
+    perturbed = {k: v.clone() for k, v in state["nets"]["G"].items()}
+    torch.save(state, b / "ckpt" / "latest.pt")
+    for run in (a, b):
+        train(cfg, RunOptions(data=dataset, run_dir=run, max_iters=3, resume=True, progress=False))
+    ra, rb = read_jsonl(a / "metrics.jsonl")[-1], read_jsonl(b / "metrics.jsonl")[-1]
+    assert ra["iter"] == rb["iter"] == 3
+    assert ra["cycle_A"] != rb["cycle_A"] and ra["G_A"] != rb["G_A"]
+    ga, gb = load_checkpoint(a)["nets"]["G"], load_checkpoint(b)["nets"]["G"]
+    for k, v in perturbed.items():
+        if v.is_floating_point() and v.numel() > 1:
+            assert (gb[k] - v).abs().max() < (ga[k] - v).abs().max(), k  # one step from the perturbed weights
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -13,6 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred", required=True, metavar="DIR", help="outputs to judge")
     parser.add_argument("--input", required=True, metavar="DIR", help="the inputs they were made from (same stems)")
     parser.add_argument("--mask", metavar="DIR", help="subject masks <stem>.png (else RGBA alpha or sidecars)")
+    parser.add_argument("--segmenter", choices=("auto", "deeplab", "selfie", "u2net", "none"), default="auto",
+                        help="segments inputs that have no mask (default auto; none = leave them without "
+                             "subject/background/halo metrics)")
+    parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N for the segmenter")
     parser.add_argument("--target", metavar="DIR", help="paired real shallow-DoF photos (e.g. EBB!), same stems")
     parser.add_argument("--real-b", metavar="DIR", help="real domain-B photos for FID/KID")
     parser.add_argument("--inception-weights", metavar="PATH",
@@ -32,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--pred {args.pred}: is the --input folder; point --pred at the outputs to judge")
     result = evaluate_folders(args.pred, args.input, mask_dir=args.mask, target_dir=args.target,
                               real_b_dir=args.real_b, inception_weights=args.inception_weights,
-                              progress=sys.stderr.isatty())
+                              progress=sys.stderr.isatty(),
+                              segmenter=None if args.segmenter == "none" else args.segmenter, device=args.device)
     bad = [n.removeprefix("skipped ") for n in result["notes"] if n.startswith("skipped ")]
     if not result["per_image"] and bad:
         raise UserError(f"nothing evaluated: {len(bad)} unreadable file(s), e.g. {bad[0]}")

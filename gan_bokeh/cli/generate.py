@@ -30,12 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from gan_bokeh.cli.options import add_depth_arguments
 
     add_depth_arguments(parser, "depth file (single input) or folder of <stem>.png/.npy/... (also <stem>_depth.*, "
-                                "<stem>_disparity.*) for a generator trained with depth input; else MiDaS, else "
-                                "the offline guess from the mask")
-    parser.add_argument("--no-midas", action="store_true",
-                        help="without --depth, skip MiDaS and use the offline fallback depth")
+                                "<stem>_disparity.*) for a generator trained with depth input; else --depth-backend")
+    from gan_bokeh.cli.options import add_depth_backend_arguments
+
+    add_depth_backend_arguments(parser)
     parser.add_argument("--work-size", type=int, default=None, metavar="N",
-                        help="short side the generator sees (multiple of 4; default: the training crop size)")
+                        help="short side the generator sees (multiple of 4; default: the scale training saw, "
+                             "data.load_size; a data.preprocess cyclegan run squashes to N x N; paired runs: the "
+                             "photo's full size)")
     parser.add_argument("--merge", default="detail", choices=("detail", "delta", "resize"),
                         help="how the working-resolution result reaches full size (default: detail)")
     parser.add_argument("--tile", type=int, default=0, metavar="N",
@@ -57,16 +59,13 @@ def _check_paths(inputs: list[Path], input_arg: Path, out_dir: Path) -> None:
 
 
 def _mask_for(path: Path, alpha, mask_arg: Path | None, get_segmenter, image):  # noqa: ANN001
-    """The subject mask of one input and its source, in the same order as ``render``: --mask file,
-    ``<mask dir>/<stem>.png`` or a ``<stem>.mask.png`` sidecar, the RGBA alpha (unless fully opaque: then it
-    is no mask), else the segmenter."""
-    from gan_bokeh.io import find_mask, read_mask
+    """The subject mask of one input and its source: the one rule of :mod:`gan_bokeh.io.masks`, else the
+    segmenter."""
+    from gan_bokeh.io import load_mask
 
-    found = mask_arg if (mask_arg is not None and mask_arg.is_file()) else find_mask(path, mask_arg)
+    found, label = load_mask(path, alpha, mask_arg, shape=image.shape[:2])
     if found is not None:
-        return read_mask(found), "file"
-    if alpha is not None and float(alpha.min()) < 1.0:
-        return alpha, "alpha channel"
+        return found, label
     seg = get_segmenter()
     return seg(image), f"segmenter:{getattr(seg, 'name', 'auto')}"
 
@@ -83,7 +82,6 @@ class _Inputs:
         self.args, self.gen, self.use_overlay, self.get_segmenter = args, gen, use_overlay, get_segmenter
         self.want_mask = use_overlay or gen.needs_mask or gen.renders
         self.optional_mask = not (use_overlay or gen.needs_mask)  # a renderer works without one
-        self.midas = not args.no_midas
         self.sources: dict[str, Counter[str]] = {"mask": Counter(), "depth": Counter()}
         check_colormap(args.depth_colormap)
         if args.depth is not None and not Path(args.depth).exists():
@@ -110,9 +108,11 @@ class _Inputs:
         return m
 
     def depth(self, path: Path, image, mask):  # noqa: ANN001, ANN201
-        from gan_bokeh.depth import find_depth_file
+        """The depth input of a generator trained with depth: ``--depth``, else ``--depth-backend`` (the one
+        registry :func:`gan_bokeh.depth.estimate_depth`, as ``render``)."""
+        from gan_bokeh.cli.options import depth_backend_of
+        from gan_bokeh.depth import estimate_depth, find_depth_file, resize_depth
         from gan_bokeh.errors import UserError
-        from gan_bokeh.generate import input_depth
 
         if not self.gen.needs_depth:
             return None
@@ -120,13 +120,10 @@ class _Inputs:
         found = find_depth_file(path, a.depth)
         if a.depth is not None and found is None:
             raise UserError(f"{path.name}: no depth file <stem>.* in {a.depth}")
-        d, src = input_depth(image, mask, found, kind=a.depth_kind, colormap=a.depth_colormap, device=a.device,
-                             estimate=self.midas)
-        if src.startswith("fallback") and self.midas and found is None:
-            log.warning("depth: %s", src)
-            self.midas = False  # one try per run
-        self.sources["depth"][src.split(":")[0] if src.startswith(("file:", "midas:")) else src] += 1
-        return d
+        res = estimate_depth(image, backend=depth_backend_of(a, found), mask=mask, path=found, kind=a.depth_kind,
+                             colormap=a.depth_colormap, weights=a.depth_weights, device=a.device)
+        self.sources["depth"][res.backend] += 1
+        return resize_depth(res.depth, image.shape[:2])
 
     def summary(self) -> str:
         parts = [f"{k} from " + ", ".join(f"{s} ×{n}" for s, n in c.items()) for k, c in self.sources.items() if c]
@@ -184,11 +181,25 @@ def _write_settings(out_dir: Path, args: argparse.Namespace, gen, state, use_ove
     atomic_write_text(out_dir / "generate.json", json.dumps(settings, indent=2) + "\n")
 
 
+def _open_generator(args: argparse.Namespace):  # noqa: ANN202 - FullResGenerator | PairedGenerator
+    """A GAN run → :class:`~gan_bokeh.generate.FullResGenerator`; a paired (PyNET) run →
+    :class:`~gan_bokeh.generate_paired.PairedGenerator` (fully convolutional: no work size or merge)."""
+    from gan_bokeh.generate import FullResGenerator
+    from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
+    from gan_bokeh.train.checkpoint import load_checkpoint
+
+    if is_paired_state(load_checkpoint(args.checkpoint)):
+        return PairedGenerator.from_checkpoint(args.checkpoint, device=args.device, tile=args.tile,
+                                               work_short=args.work_size or 0)
+    return FullResGenerator.from_checkpoint(args.checkpoint, args.direction, device=args.device,
+                                            work_size=args.work_size, merge=args.merge, tile=args.tile)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError
-    from gan_bokeh.generate import FullResGenerator, overlay_default
+    from gan_bokeh.generate import overlay_default
     from gan_bokeh.io import list_images, read_image_alpha
     from gan_bokeh.runtime import torch_threads
 
@@ -207,9 +218,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--mask {mask_arg}: a single mask file needs a single --input image; pass a folder")
     _check_paths(inputs, input_arg, out_dir)
     torch_threads()
-    gen, state = FullResGenerator.from_checkpoint(
-        args.checkpoint, args.direction, device=args.device, work_size=args.work_size,
-        merge=args.merge, tile=args.tile)
+    gen, state = _open_generator(args)
     use_overlay = overlay_default(state) if args.overlay is None else args.overlay
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_settings(out_dir, args, gen, state, use_overlay)
@@ -256,8 +265,9 @@ def run(args: argparse.Namespace) -> int:
             failed += bad
             bar.update(len(batch))
     bar.close()
+    how = "rendered at full size" if gen.renders else f"merge {gen.merge}"
     print(f"generate: {done} done, {len(skipped)} skipped, {len(failed)} failed → {out_dir} "
-          f"(work size {gen.work_size}, merge {gen.merge}, overlay {'on' if use_overlay else 'off'}, "
+          f"(work size {gen.work_size}, {how}, overlay {'on' if use_overlay else 'off'}, "
           f"device {gen.device})")
     if sources.summary():
         print(f"  inputs: {sources.summary()}")

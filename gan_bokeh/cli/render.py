@@ -5,9 +5,11 @@ appends a record to ``OUT/render.jsonl`` (settings, focus, depth source, timings
 settings to ``OUT/render.json``. With ``--save-maps``: ``OUT/maps/<stem>.depth.png`` (0 = near, black)
 and, for ``layers``, ``OUT/maps/<stem>.radius.png`` (blur radius, white = ``max_radius_px`` of the record).
 
-Depth: ``--depth`` file/folder, else MiDaS through torch.hub (internet once), else an offline guess from
-the mask (subject plane + ground ramp), recorded as ``depth_source``. Masks: ``--mask`` file/folder, a
-``<stem>.mask.png`` sidecar, the input's alpha channel, else the person segmenter (``--no-segment`` skips).
+Depth: ``--depth`` file/folder, else ``--depth-backend`` (``auto``: Depth Anything V2, MiDaS, then an
+offline guess from the mask; see :func:`gan_bokeh.depth.estimate_depth`), recorded as ``depth_backend`` /
+``depth_source``. Masks: the one rule of :mod:`gan_bokeh.io.masks` (``--mask`` file/folder, a ``<stem>.mask.png``
+sidecar, the input's alpha channel unless fully opaque), else ``--segmenter`` (``--no-segment`` skips);
+``--save-maps`` also writes the mask used.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_bokeh.cli.options import add_depth_arguments
+from gan_bokeh.cli.options import add_depth_arguments, add_depth_backend_arguments, depth_backend_of
 from gan_bokeh.errors import UserError
 
 HELP = "render shallow depth of field without training (smoothing baselines, depth layers)"
@@ -28,6 +30,9 @@ HELP = "render shallow depth of field without training (smoothing baselines, dep
 log = logging.getLogger("gan_bokeh.render")
 
 METHOD_CHOICES = ("average", "gaussian", "buckets", "interpolate", "layers")  # == gan_bokeh.render.METHODS
+# == gan_bokeh.segment.BACKENDS (not imported: keeps --help fast; tests/test_cli_registries.py checks they agree)
+SEGMENTER_CHOICES = ("auto", "deeplab", "selfie", "u2net")
+CURVE_CHOICES = ("thin-lens", "power")  # == gan_bokeh.render.layers.BLUR_CURVES
 KERNEL_CHOICES = ("disk", "triangle", "square", "pentagon", "hexagon", "heptagon", "octagon")
 
 
@@ -39,11 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask", type=Path, default=None,
                         help="mask file (one input) or folder with <stem>.png; white = subject")
     parser.add_argument("--no-segment", action="store_true",
-                        help="do not run the person segmenter when no mask is found")
+                        help="do not run the segmenter when no mask is found")
+    parser.add_argument("--segmenter", choices=SEGMENTER_CHOICES, default="auto",
+                        help="segmenter for inputs without a mask: person (deeplab, selfie; auto = deeplab when "
+                             "cached, else selfie) or any salient subject (u2net)")
     add_depth_arguments(parser, "depth file (one input) or folder with <stem>.png/.jpg/.npy/.npz (also "
                                 "<stem>_depth.*, <stem>_disparity.*)")
-    parser.add_argument("--no-midas", action="store_true",
-                        help="without --depth, skip MiDaS and use the offline fallback depth")
+    add_depth_backend_arguments(parser)
     parser.add_argument("--focus", default="auto",
                         help="auto (median subject depth), a depth in [0,1], or X,Y pixel (default auto)")
     strength = parser.add_mutually_exclusive_group()
@@ -52,9 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "real f/1.8 photos)")
     strength.add_argument("--max-blur", type=float, default=None, metavar="PX",
                           help="blur radius in pixels of the pixel farthest from the focal plane")
+    parser.add_argument("--curve", choices=CURVE_CHOICES, default=None,
+                        help="blur radius vs depth: thin-lens (linear in disparity) or power (|Δdepth|^gamma); "
+                             "default: see docs/rendering.md")
     parser.add_argument("--gamma", type=float, default=0.5,
-                        help="blur curve r ∝ |depth − focus|^gamma (default 0.5, fitted on real photos; "
-                             "1 = linear, for true disparity)")
+                        help="exponent of --curve power (default 0.5)")
     parser.add_argument("--kernel", choices=KERNEL_CHOICES, default="disk", help="aperture shape")
     parser.add_argument("--highlight", type=float, default=0.0, metavar="G",
                         help="boost small bright points by up to 1+G so they become bokeh discs (default 0)")
@@ -96,6 +105,8 @@ def render_options(args: argparse.Namespace) -> dict[str, Any]:
         opts: dict[str, Any] = {"focus": parse_focus(args.focus), "kernel": args.kernel,
                                 "highlight": args.highlight, "foreground_blur": not args.no_foreground_blur,
                                 "matting": args.matting, "n_layers": args.layers, "gamma": args.gamma}
+        if args.curve is not None:
+            opts["curve"] = args.curve
         if args.gamma <= 0:
             raise UserError("--gamma must be > 0")
         if args.max_blur is not None:
@@ -121,7 +132,6 @@ class _Sources:
         self.args = args
         self.segmenter: Any = None
         self.segmenter_failed = args.no_segment
-        self.midas_failed = args.no_midas
         from gan_bokeh.depth import check_colormap
 
         check_colormap(args.depth_colormap)
@@ -134,47 +144,36 @@ class _Sources:
     def mask(self, path: Path, image, alpha) -> tuple[Any, str]:
         import numpy as np
 
-        from gan_bokeh.io import find_mask, read_mask
+        from gan_bokeh.io import load_mask
 
         a = self.args
-        src = a.mask if (a.mask is not None and a.mask.is_file()) else find_mask(path, a.mask)
-        if src is not None:
-            return _fit(read_mask(src), image.shape[:2]), f"file:{src}"
-        if alpha is not None and float(alpha.min()) < 1.0:
-            return alpha.astype(np.float32), "alpha channel"
+        found, label = load_mask(path, alpha, a.mask, shape=image.shape[:2])  # the one mask rule (gan_bokeh.io.masks)
+        if found is not None:
+            return found, label
         if self.segmenter_failed:
             return None, "none"
         if self.segmenter is None:
             try:
                 from gan_bokeh.segment import get_segmenter
 
-                self.segmenter = get_segmenter("auto", device=a.device)
+                self.segmenter = get_segmenter(a.segmenter, device=a.device)
             except (ImportError, UserError) as err:  # WeightsUnavailableError is a UserError
                 log.warning("no mask and no segmenter (%s); rendering without a subject mask", err)
                 self.segmenter_failed = True
                 return None, "none"
         return np.clip(self.segmenter(image), 0, 1).astype(np.float32), f"segmenter:{self.segmenter.name}"
 
-    def depth(self, path: Path, image, mask) -> tuple[Any, str]:
-        import numpy as np
-
-        from gan_bokeh.depth import estimate_depth_midas, fallback_depth, load_depth
-        from gan_bokeh.depth.fallback import FALLBACK_LABEL
+    def depth(self, path: Path, image, mask) -> tuple[Any, dict[str, Any]]:
+        """``(depth, metadata)`` from ``--depth`` or ``--depth-backend`` (:func:`gan_bokeh.depth.estimate_depth`)."""
+        from gan_bokeh.depth import estimate_depth
 
         a = self.args
         src = self._depth_file(path)
-        if src is not None:
-            return load_depth(src, kind=a.depth_kind, colormap=a.depth_colormap), f"file:{src}"
-        if a.depth is not None:
+        if src is None and a.depth is not None:
             raise UserError(f"{path.name}: no depth file <stem>.* in {a.depth}")
-        if not self.midas_failed:
-            try:
-                return estimate_depth_midas(image, device=a.device), "midas:MiDaS_small"
-            except UserError as err:
-                log.warning("%s — using the offline fallback depth", err)
-                self.midas_failed = True
-        m = mask if mask is not None else np.zeros(image.shape[:2], np.float32)
-        return fallback_depth(m), FALLBACK_LABEL
+        res = estimate_depth(image, backend=depth_backend_of(a, src), mask=mask, path=src, kind=a.depth_kind,
+                             colormap=a.depth_colormap, weights=a.depth_weights, device=a.device)
+        return res.depth, res.metadata()
 
     def _depth_file(self, path: Path) -> Path | None:
         from gan_bokeh.depth import find_depth_file
@@ -190,7 +189,7 @@ def _fit(mask, shape):
     return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[int, int]) -> None:
+def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[int, int], mask=None) -> None:
     import numpy as np
 
     from gan_bokeh.depth import resize_depth
@@ -200,6 +199,8 @@ def _save_maps(out: Path, stem: str, depth, info: dict[str, Any], size: tuple[in
     maps.mkdir(parents=True, exist_ok=True)
     if depth is not None:
         write_mask(maps / f"{stem}.depth.png", resize_depth(depth, size))
+    if mask is not None:
+        write_mask(maps / f"{stem}.mask.png", mask)
     if "radius_map" in info:
         rmax = max(float(info.get("max_radius_px", 0.0)), 1e-6)
         write_mask(maps / f"{stem}.radius.png", resize_depth(np.asarray(info["radius_map"]) / rmax, size),
@@ -217,9 +218,9 @@ def render_one(path: Path, args: argparse.Namespace, sources: _Sources, options:
     t0 = time.perf_counter()
     image, alpha = read_image_alpha(path)
     mask, mask_src = sources.mask(path, image, alpha)
-    depth, depth_src = (None, "not needed")
+    depth, depth_meta = None, {"depth_source": "not needed"}
     if args.method in NEEDS_DEPTH:
-        depth, depth_src = sources.depth(path, image, mask)
+        depth, depth_meta = sources.depth(path, image, mask)
     if args.method in ("average", "gaussian") and mask is None:
         log.warning("%s: no mask — the whole image is smoothed", path.name)
     try:
@@ -227,11 +228,11 @@ def render_one(path: Path, args: argparse.Namespace, sources: _Sources, options:
     except ValueError as err:
         raise UserError(f"{path}: {err}") from err
     dest = output_path(args.out, path)
-    meta = {"method": args.method, "mask": mask_src, "depth_source": depth_src,
+    meta = {"method": args.method, "mask": mask_src, **depth_meta,
             "focus": info.get("focus"), "max_radius_px": info.get("max_radius_px")}
     write_image(dest, out, quality=args.quality, pnginfo={"gan-bokeh": json.dumps(meta)})
     if args.save_maps:
-        _save_maps(args.out, path.stem, depth, info, image.shape[:2])
+        _save_maps(args.out, path.stem, depth, info, image.shape[:2], mask)
     record = {"input": str(path), "output": str(dest), "status": "done", **meta,
               "layers": info.get("layers"), "seconds": round(time.perf_counter() - t0, 3),
               "render_seconds": {k: round(v, 3) for k, v in info.get("seconds", {}).items()}}

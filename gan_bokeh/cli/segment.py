@@ -32,10 +32,14 @@ MAIN_SUBJECT = ("none", "largest", "central", "closest")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--backend", choices=("auto", "deeplab", "selfie"), default="auto",
-                        help="auto = DeepLab when its weights are given or cached, else selfie (default)")
+    # == gan_bokeh.segment.BACKENDS (literal: keeps --help fast; tests/test_cli_registries.py checks it)
+    parser.add_argument("--backend", choices=("auto", "deeplab", "selfie", "u2net"), default="auto",
+                        help="person: deeplab, selfie (auto = DeepLab when its weights are given or cached, else "
+                             "selfie; default); any salient subject: u2net")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="local weights: DeepLab state dict (.pt/.pth/.safetensors) or selfie .tflite")
+                        help="local weights: DeepLab or U²-Net state dict (.pt/.pth/.safetensors) or selfie .tflite")
+    parser.add_argument("--u2net-variant", choices=("u2net", "u2netp"), default="u2net",
+                        help="U²-Net size: u2net (176 MB, default) or u2netp (4.7 MB)")
     parser.add_argument("--deeplab-arch", choices=("resnet101", "resnet50", "mobilenet_v3"),
                         default="resnet101", help="DeepLabV3 backbone (default resnet101)")
     parser.add_argument("--format", choices=FORMATS, default="rgba", dest="fmt",
@@ -193,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     todo = _plan(args, images, summary)
     seg = None
     if todo:
-        seg = get_segmenter(args.backend, weights=args.weights, device=args.device, arch=args.deeplab_arch)
+        seg = get_segmenter(args.backend, weights=args.weights, device=args.device, arch=args.deeplab_arch,
+                            variant=args.u2net_variant)
         if seg.name.startswith("deeplab"):
             from gan_bokeh.runtime import torch_threads
 

@@ -1,4 +1,5 @@
-"""``gan-bokeh train``: CycleGAN with the paper's mask loss and mask overlay (single process or torchrun DDP)."""
+"""``gan-bokeh train``: CycleGAN with the paper's mask loss and mask overlay, or paired PyNET (``model.objective``);
+single process or torchrun DDP."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from pathlib import Path
 
 from gan_bokeh.errors import UserError
 
-HELP = "train a CycleGAN (optionally with mask loss / mask overlay) on trainA/ trainB/"
+HELP = "train a CycleGAN (mask loss / overlay) on trainA/ trainB/, or PyNET on aperture pairs (pynet configs)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config file or built-in name (cyclegan, mask_loss, mask_overlay, "
-                                         "mask_loss_overlay, cpu_small); default with --resume: the run's own")
-    parser.add_argument("--data", required=True, help="dataset folder with trainA/ and trainB/")
+                                         "mask_loss_overlay, cut, fastcut, defocus, portrait_bokeh, cpu_small, "
+                                         "pynet_ebb, pynet_cpu); default with --resume: the run's own")
+    parser.add_argument("--data", required=True, help="dataset folder with trainA/ and trainB/ (paired: train/"
+                                                      "original/ + train/bokeh/, or train/input/ + train/target/)")
     parser.add_argument("--name", required=True, help="run name: the run folder is OUT/NAME")
     parser.add_argument("--out", default="checkpoints", help="where run folders go (default: checkpoints)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -24,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-iters", type=int, metavar="N",
                         help="stop after N iterations in total (resumed ones count) and save a checkpoint")
     parser.add_argument("--vgg-weights", metavar="PATH",
-                        help="VGG19 ImageNet state dict for the mask loss (default: torch cache / download)")
+                        help="VGG19 ImageNet state dict for the mask loss or PyNET's content loss (default: torch "
+                             "cache / download)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--deterministic", action="store_true",
                         help="deterministic algorithms (sets train.deterministic; slower on GPU)")
@@ -51,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
         if not config.is_file():
             raise UserError(f"{run_dir}: no config.yaml to resume from; pass --config")
     overrides = list(args.overrides)
+    if args.config is None:  # the run's own config.yaml: keys it predates keep the values it trained with
+        import yaml
+
+        from gan_bokeh.train.provenance import legacy_overrides
+
+        old = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+        overrides = legacy_overrides(old if isinstance(old, dict) else {}) + overrides
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
     if args.deterministic:

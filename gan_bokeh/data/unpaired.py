@@ -1,7 +1,8 @@
 """Unpaired two-domain dataset (``trainA/``, ``trainB/``) with optional subject masks and depth maps.
 
-Masks (paper §3.4): the alpha channel of an RGBA PNG, or a mask file of the same stem — a sidecar
-``<stem>.mask.png`` beside the image or ``<mask_dir>/<stem>.png``. An explicit mask file wins over alpha.
+Masks (paper §3.4): the one rule of :mod:`gan_bokeh.io.masks` — a mask file of the same stem in
+``data.mask_dir``, else a sidecar ``<stem>.mask.png``, else the alpha channel of an RGBA PNG unless it is fully
+opaque (then the image has no mask: with masks needed it is skipped when loaded, and named in the log).
 
 Depth (generator input ``model.inputs`` with ``depth``): a depth file found by
 :func:`gan_bokeh.depth.find_depth_file` in ``depth_dir`` (default: beside the image: ``<stem>_depth.png``,
@@ -29,12 +30,13 @@ import numpy as np
 import torch
 
 from gan_bokeh.data.cache import ArrayCache, file_identity
-from gan_bokeh.data.transforms import load_resized, resize_square
+from gan_bokeh.data.transforms import center_square, load_resized, resize_square
 from gan_bokeh.depth import fallback_depth, find_depth_file, load_depth
 from gan_bokeh.errors import BadImageError, UserError
-from gan_bokeh.io import find_mask, image_info, list_images, to_uint8
+from gan_bokeh.io import find_mask_file, image_info, list_images, to_uint8
 
-__all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "ItemKey", "MASK_HOWTO"]
+__all__ = ["UnpairedDataset", "UnpairedBatchSampler", "collate_unpaired", "collate_skipping_bad", "ItemKey",
+           "MASK_HOWTO"]
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +89,14 @@ class UnpairedDataset(torch.utils.data.Dataset):
 
     Args:
         root: dataset folder with ``<phase>A/`` and ``<phase>B/``.
-        load_size: resize to ``load_size²`` (paper 286; aspect ratio not kept, as in CycleGAN).
+        load_size: resize to ``load_size²``.
+        squash: resize the whole photo (aspect ratio lost, the reference CycleGAN's ``resize_and_crop``);
+            ``False`` cuts the central square first (``data.preprocess`` ``keep_aspect`` / ``paper``).
         need_masks: load masks (mask loss or overlay on); images without one are left out (warned),
             and a domain without any is a :class:`UserError` that says how to make them.
         mask_dir: optional folder of ``<stem>.png`` masks (both domains).
+        domains: the domains whose masks and depth are loaded (``"AB"``; ``"A"`` for the one-sided
+            objectives, whose real B photos need no mask — then B photos without one are kept).
         need_depth: also load a depth map (``depth_A``/``depth_B``, uint8 ``(1, L, L)``, 0 = near).
         depth_dir: folder of depth files for both domains (default: each image's own folder).
         depth_kind: ``auto`` (``*_disparity``/``*_disp`` files are disparity, others depth), ``depth`` or
@@ -105,12 +111,15 @@ class UnpairedDataset(torch.utils.data.Dataset):
     def __init__(self, root: str | os.PathLike[str], phase: str = "train", *, load_size: int = 286,
                  need_masks: bool = False, mask_dir: str | os.PathLike[str] | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, need_depth: bool = False,
-                 depth_dir: str | os.PathLike[str] | None = None, depth_kind: str = "auto") -> None:
+                 depth_dir: str | os.PathLike[str] | None = None, depth_kind: str = "auto",
+                 squash: bool = True, domains: str = "AB") -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UserError(f"--data {self.root}: no such folder")
         self.load_size = load_size
+        self.squash = squash
         self.need_masks = need_masks
+        self.domains = domains
         self.mask_dir = Path(mask_dir) if mask_dir else None
         self.need_depth, self.depth_kind = need_depth, depth_kind
         self.depth_dir = Path(depth_dir) if depth_dir else None
@@ -125,11 +134,11 @@ class UnpairedDataset(torch.utils.data.Dataset):
             paths = _dedupe_stems(list_images(d))
             if not paths:
                 raise UserError(f"{d}: no images (.jpg/.png/...) found; put the domain-{dom} photos there")
-            masks: dict[Path, Path | None] = {p: find_mask(p, self.mask_dir) for p in paths}
-            if need_masks:
+            masks: dict[Path, Path | None] = {p: find_mask_file(p, self.mask_dir) for p in paths}
+            if need_masks and dom in domains:
                 paths = self._keep_masked(d, paths, masks)
             self.paths[dom], self.mask_files[dom] = paths, masks
-            if need_depth:
+            if need_depth and dom in domains:
                 self.depth_files[dom] = {p: find_depth_file(p, self.depth_dir or p.parent) for p in paths}
                 n_found = sum(f is not None for f in self.depth_files[dom].values())
                 log.info("%s: depth files for %d of %d images (the rest: fallback guess from the mask)",
@@ -156,45 +165,42 @@ class UnpairedDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return max(self.n_a, self.n_b)
 
-    def _cache_key(self, path: Path, mfile: Path | None, dfile: Path | None) -> str | None:
+    def _cache_key(self, path: Path, mfile: Path | None, dfile: Path | None, masks: bool, depth: bool) -> str | None:
         try:
-            src = ("mask " + file_identity(mfile)) if mfile else ("alpha" if self.need_masks else "none")
-            if self.need_depth:
+            src = ("mask " + file_identity(mfile)) if mfile else ("alpha;opaque=none" if masks else "none")
+            if depth:
                 src += f"|depth {self.depth_kind} " + (file_identity(dfile) if dfile else "fallback")
-            return f"{file_identity(path)}|{src}|{self.load_size}"
+            return f"{file_identity(path)}|{src}|{self.load_size}" + ("" if self.squash else "|center")
         except OSError:
             return None  # a vanished file: the load reports it
 
     def _depth(self, path: Path, dfile: Path | None, mfile: Path | None, mask: np.ndarray | None) -> np.ndarray:
         """uint8 ``(L, L)`` depth, 0 = near: from the file, else guessed from the mask (or the plain ramp)."""
         if dfile is not None:
-            kind = self.depth_kind
-            if kind == "auto":
-                kind = "disparity" if "_disp" in dfile.stem.lower() else "depth"
             try:
-                depth = load_depth(dfile, kind=kind)
+                depth = load_depth(dfile, kind=self.depth_kind)
             except UserError as err:
                 raise BadImageError(dfile, str(err)) from None
-            return to_uint8(resize_square(depth, self.load_size))
+            return to_uint8(resize_square(depth if self.squash else center_square(depth), self.load_size))
         if mask is None:  # depth wanted, masks not: read the mask for the guess if there is one
             _, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=mfile is not None
-                                   or _has_alpha(path))
+                                   or _has_alpha(path), squash=self.squash)
         m = (mask.astype(np.float32) / 255.0) if mask is not None else np.zeros((self.load_size,) * 2, np.float32)
         return to_uint8(fallback_depth(m))
 
     def _load(self, dom: str, idx: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, Path]:
         path = self.paths[dom][idx]
-        mfile = self.mask_files[dom].get(path) if (self.need_masks or self.need_depth) else None
-        dfile = self.depth_files[dom].get(path) if self.need_depth else None
-        key = self._cache_key(path, mfile, dfile) if self.cache is not None else None
-        n_ch = 3 + self.need_masks + self.need_depth
+        need_mask, need_depth = self.need_masks and dom in self.domains, self.need_depth and dom in self.domains
+        mfile = self.mask_files[dom].get(path) if (need_mask or need_depth) else None
+        dfile = self.depth_files[dom].get(path) if need_depth else None
+        key = self._cache_key(path, mfile, dfile, need_mask, need_depth) if self.cache is not None else None
+        n_ch = 3 + need_mask + need_depth
         if key is not None and self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None and hit.shape == (self.load_size, self.load_size, n_ch):
-                return (hit[..., :3], hit[..., 3] if self.need_masks else None,
-                        hit[..., -1] if self.need_depth else None, path)
-        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=self.need_masks)
-        depth = self._depth(path, dfile, mfile, mask) if self.need_depth else None
+                return (hit[..., :3], hit[..., 3] if need_mask else None, hit[..., -1] if need_depth else None, path)
+        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=need_mask, squash=self.squash)
+        depth = self._depth(path, dfile, mfile, mask) if need_depth else None
         if key is not None and self.cache is not None:
             self.cache.put(key, np.dstack([rgb, *(a for a in (mask, depth) if a is not None)]))
         return rgb, mask, depth, path
@@ -207,12 +213,11 @@ class UnpairedDataset(torch.utils.data.Dataset):
         except BadImageError as err:
             return {"bad": [(err.path, err.reason)]}
         item: dict[str, Any] = {"A": _chw(a), "B": _chw(b), "path_A": str(pa), "path_B": str(pb)}
-        if self.need_masks:
-            item["mask_A"] = _chw(ma[..., None])
-            item["mask_B"] = _chw(mb[..., None])
-        if self.need_depth:
-            item["depth_A"] = _chw(da[..., None])
-            item["depth_B"] = _chw(db[..., None])
+        for dom, m, d in (("A", ma, da), ("B", mb, db)):
+            if m is not None:
+                item[f"mask_{dom}"] = _chw(m[..., None])
+            if d is not None:
+                item[f"depth_{dom}"] = _chw(d[..., None])
         return item
 
 
@@ -221,17 +226,22 @@ def _chw(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
-def collate_unpaired(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack good items; ``batch["bad"]`` lists ``(path, reason)`` of skipped ones; ``batch["A"]`` is
-    ``None`` when every item of the batch was unreadable."""
+def collate_skipping_bad(items: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Stack good items; ``batch["bad"]`` lists ``(path, reason)`` of skipped ones; ``batch[key]`` is
+    ``None`` when every item of the batch was bad."""
     good = [it for it in items if "bad" not in it]
     bad = [b for it in items if "bad" in it for b in it["bad"]]
-    out: dict[str, Any] = {"bad": bad, "A": None}
+    out: dict[str, Any] = {"bad": bad, key: None}
     if good:
         for k in good[0]:
             vals = [it[k] for it in good]
             out[k] = torch.stack(vals) if isinstance(vals[0], torch.Tensor) else vals
     return out
+
+
+def collate_unpaired(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`collate_skipping_bad` keyed on ``A`` (``batch["A"]`` is ``None`` when all items were bad)."""
+    return collate_skipping_bad(items, "A")
 
 
 class UnpairedBatchSampler(torch.utils.data.Sampler[list[ItemKey]]):

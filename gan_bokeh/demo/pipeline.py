@@ -359,7 +359,7 @@ def vgg_available() -> bool:
 def train_overrides(cfg: DemoConfig, variant: str, n_images: int) -> list[str]:
     """``--set`` values that turn a paper config into the demo's small CPU model."""
     epochs = max(1, math.ceil(cfg.iters / max(n_images, 1)))
-    sets = [f"model.ngf={cfg.ngf}", f"model.ndf={cfg.ndf}", f"model.n_blocks={cfg.n_blocks}",
+    sets = [f"model.ngf={cfg.ngf}", f"model.ndf={cfg.ndf}", "model.generator=resnet", f"model.n_blocks={cfg.n_blocks}",
             f"data.load_size={cfg.load_size}", f"data.crop_size={cfg.size}", "data.num_workers=0",
             # constant LR for the first half of the budget, then linear decay (the paper's 2:1 shape)
             f"train.n_epochs={max(1, (2 * epochs) // 3)}", f"train.n_epochs_decay={max(1, epochs // 3 + 1)}",

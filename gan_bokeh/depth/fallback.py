@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 #: Label stored in output metadata when this source is used.
-FALLBACK_LABEL = "fallback: subject plane + ground-plane ramp (no depth file, no MiDaS)"
+FALLBACK_LABEL = "fallback: subject plane + ground-plane ramp (no depth file, no learned depth)"
 
 
 def fallback_depth(mask: np.ndarray, *, horizon: float | None = None) -> np.ndarray:
-    """Guess a depth map from a subject mask, for machines with neither a depth file nor MiDaS.
+    """Guess a depth map from a subject mask, for machines with neither a depth file nor a learned depth model.
 
     The scene is modelled as a ground plane seen from eye height: depth rises linearly from 0 at the
     bottom row to 1 at the horizon, and everything above the horizon is far (1). The subject is a

@@ -95,7 +95,7 @@ def normalize_depth(values: np.ndarray, kind: str = "depth") -> np.ndarray:
     if not known.any():
         raise UserError("the depth map has no finite values")
     if not known.all():
-        v = _fill_unknown(v, known)
+        v = fill_unknown(v, known)
     lo, hi = float(v.min()), float(v.max())
     if hi - lo < 1e-12:
         return np.zeros(v.shape, np.float32)
@@ -105,12 +105,34 @@ def normalize_depth(values: np.ndarray, kind: str = "depth") -> np.ndarray:
     return d.astype(np.float32)
 
 
-def _fill_unknown(v: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Give every unknown pixel the value of its nearest known pixel (Euclidean)."""
+def inverse_depth_to_depth(pred: np.ndarray) -> np.ndarray:
+    """The one conversion of a network's relative inverse depth (MiDaS, Depth Anything: larger = nearer,
+    known only up to scale and shift) into the library's convention, 0 = nearest … 1 = farthest.
+
+    The mapping is affine (``1 − min–max(pred)``), so the result stays linear in disparity: the thin-lens
+    blur of :mod:`gan_bokeh.render.layers` is exact on it up to the unknown scale.
+    """
+    return normalize_depth(np.asarray(pred, dtype=np.float64), kind="disparity")
+
+
+def fill_unknown(v: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Give every unknown pixel (``known`` False) the value of its nearest known pixel (Euclidean).
+
+    Args:
+        v: ``(H, W)`` values; known: ``(H, W)`` bool, at least one True.
+    """
     from scipy import ndimage
 
     _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)
     return v[iy, ix]
+
+
+def resolve_depth_kind(path: str | os.PathLike[str], kind: str) -> str:
+    """``"auto"`` → ``"disparity"`` for ``*_disp*`` file names (``<stem>_disparity.png``, ``_disp.npy``), else
+    ``"depth"``; other kinds pass through. The one place this naming rule lives."""
+    if kind != "auto":
+        return kind
+    return "disparity" if "_disp" in Path(path).stem.lower() else "depth"
 
 
 def load_depth(path: str | os.PathLike[str], kind: str = "depth", colormap: str | None = None) -> np.ndarray:
@@ -119,7 +141,8 @@ def load_depth(path: str | os.PathLike[str], kind: str = "depth", colormap: str 
     Args:
         path: ``.png`` (8- or 16-bit, gray or colour-mapped), ``.jpg``, ``.npy`` or ``.npz`` (key
             ``depth``/``disparity``/``arr_0`` or the only array).
-        kind: ``"depth"`` (larger = farther) or ``"disparity"`` (larger = nearer).
+        kind: ``"depth"`` (larger = farther), ``"disparity"`` (larger = nearer) or ``"auto"`` (see
+            :func:`resolve_depth_kind`).
         colormap: name of a matplotlib colormap (e.g. ``"Spectral"``) when the file is a colour
             visualisation: each pixel is mapped to the index of its nearest colormap entry.
 
@@ -130,6 +153,7 @@ def load_depth(path: str | os.PathLike[str], kind: str = "depth", colormap: str 
         UserError: unreadable file, unknown colormap, or a colour image without ``colormap``.
     """
     p = Path(path)
+    kind = resolve_depth_kind(p, kind)
     if not p.is_file():
         raise UserError(f"{p}: depth file not found")
     suffix = p.suffix.lower()

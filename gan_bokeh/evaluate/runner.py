@@ -18,9 +18,9 @@ from gan_bokeh.evaluate import metrics as M
 
 #: Column order of metrics.csv and the printed table (the contract's metric keys).
 METRIC_KEYS = ("subject_psnr", "subject_ssim", "bg_hf_ratio", "edge_halo", "psnr", "ssim", "psnr_gain",
-               "ssim_gain", "fid", "kid_mean", "kid_std")
+               "ssim_gain", "lpips", "fid", "kid_mean", "kid_std")
 #: Per-image metrics (FID/KID are set-level and only appear in ``mean``).
-PER_IMAGE_KEYS = METRIC_KEYS[:8]
+PER_IMAGE_KEYS = METRIC_KEYS[:9]  # all but FID/KID (set-level)
 
 
 def evaluate_pair(pred: np.ndarray, inp: np.ndarray, mask: np.ndarray | None = None,
@@ -59,17 +59,10 @@ def index_by_stem(folder: str | os.PathLike[str] | None) -> dict[str, Path]:
 
 def _load_mask(inp_path: Path, alpha: np.ndarray | None, mask_dir: Path | None,
                shape: tuple[int, int]) -> np.ndarray | None:
-    from gan_bokeh.io import find_mask, read_mask, resize_image
+    """The one mask rule (:mod:`gan_bokeh.io.masks`): a fully opaque alpha is no mask, not a full-frame subject."""
+    from gan_bokeh.io import load_mask
 
-    # any_extension: also any image "<stem>.*" in mask_dir (e.g. EBB!'s focal/<stem>.jpg)
-    found = find_mask(inp_path, mask_dir, any_extension=True)
-    if found is not None:
-        m = read_mask(found)
-    elif alpha is not None:
-        m = alpha
-    else:
-        return None
-    return resize_image(m, shape, up="linear")
+    return load_mask(inp_path, alpha, mask_dir, shape=shape)[0]
 
 
 def mean_metrics(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -88,8 +81,12 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
                      target_dir: str | os.PathLike[str] | None = None,
                      real_b_dir: str | os.PathLike[str] | None = None,
                      inception_weights: str | os.PathLike[str] | None = None,
-                     progress: bool = False) -> dict[str, Any]:
+                     progress: bool = False, segmenter: str | None = None,
+                     device: Any = None) -> dict[str, Any]:
     """Evaluate every output in ``pred_dir`` against the input (and target) with the same stem.
+
+    An input without a mask (``mask_dir``, sidecar, alpha) gets one from ``segmenter`` (a name of
+    :data:`gan_bokeh.segment.BACKENDS`, run on the input; ``None`` = leave it without) and a note says so.
 
     Returns:
         ``{"per_image": [{"name", metric: value, ...}], "mean": {...}, "notes": [...]}``; NaN values are
@@ -107,7 +104,9 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
         raise UserError(f"--pred {pred_dir}: no images found")
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
-    no_mask, resized = [], []
+    no_mask, resized, segmented = [], [], []
+    masker = _Masker(segmenter, device, notes)
+    lpips_model = _lpips_or_note(notes) if targets else None
     for stem, p in tqdm(sorted(preds.items()), desc="evaluate", unit="img", disable=not progress):
         if stem not in inputs:
             notes.append(f"{p.name}: no input with stem {stem!r} in {input_dir}; skipped")
@@ -130,13 +129,21 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
             notes.append(f"skipped {p.name}: mask {err}")
             continue
         if mask is None:
-            no_mask.append(p.name)
+            mask = masker(inp)
+            (no_mask if mask is None else segmented).append(p.name)
         row: dict[str, Any] = {"name": p.name}
         row.update(evaluate_pair(pred, inp, mask, target))
+        if lpips_model is not None and target is not None:
+            from gan_bokeh.evaluate.lpips import lpips_distance
+
+            row["lpips"] = lpips_distance(lpips_model, pred, target)
         rows.append(row)
     if no_mask:
         notes.append(f"no mask for {len(no_mask)} image(s) (subject/background/halo metrics omitted): "
                      + ", ".join(no_mask[:5]) + (" …" if len(no_mask) > 5 else ""))
+    if segmented:
+        notes.append(f"masks computed with the {masker.name} segmenter for {len(segmented)} image(s) without "
+                     "--mask, sidecar or alpha: " + ", ".join(segmented[:5]) + (" …" if len(segmented) > 5 else ""))
     if resized:
         notes.append(f"{len(resized)} output(s) differ in size from their input and were resized to it")
     if target_dir is not None and not any("psnr" in r for r in rows):
@@ -145,6 +152,41 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
     if real_b_dir is not None:
         mean.update(_fid_kid(list(preds.values()), real_b_dir, inception_weights, notes))
     return _without_nan({"per_image": rows, "mean": mean, "notes": notes})
+
+
+def _lpips_or_note(notes: list[str]) -> Any:
+    """The LPIPS model, or ``None`` with one note saying why (offline: no backbone weights)."""
+    from gan_bokeh.evaluate.lpips import load_lpips
+
+    try:
+        return load_lpips()
+    except WeightsUnavailableError as err:
+        notes.append(f"LPIPS skipped: {err}")
+        return None
+
+
+class _Masker:
+    """Builds the segmenter on first need; a segmenter that cannot be built is noted once and skipped."""
+
+    def __init__(self, backend: str | None, device: Any, notes: list[str]) -> None:
+        self.backend, self.device, self.notes = backend, device, notes
+        self.seg: Any = None
+        self.name = backend or "none"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        if self.backend is None:
+            return None
+        if self.seg is None:
+            from gan_bokeh.segment import get_segmenter
+
+            try:
+                self.seg = get_segmenter(self.backend, device=self.device)
+            except (ImportError, UserError) as err:
+                self.notes.append(f"no segmenter for masks ({err})")
+                self.backend = None
+                return None
+            self.name = self.seg.name
+        return np.clip(self.seg(image), 0.0, 1.0).astype(np.float32)
 
 
 def _fid_kid(fake: list[Path], real_b_dir: str | os.PathLike[str], weights: Any, notes: list[str]

@@ -34,7 +34,6 @@ __all__ = [
     "read_image_alpha",
     "read_mask",
     "find_by_stem",
-    "find_mask",
     "write_image",
     "write_mask",
     "write_rgba",
@@ -190,27 +189,6 @@ def find_by_stem(folder: str | os.PathLike[str], stem: str, *,
         if c.is_file() and c.resolve() != skip:
             return c
     return None
-
-
-def find_mask(image_path: str | os.PathLike[str], mask_dir: str | os.PathLike[str] | None = None, *,
-              any_extension: bool = False) -> Path | None:
-    """Locate the mask of an image, or ``None``.
-
-    Lookup order: in ``mask_dir`` ``<stem>.png``, ``<stem>.mask.png`` and, with ``any_extension``, any
-    ``<stem>.<image ext>`` (e.g. EBB!'s ``focal/<stem>.jpg``); then the sidecar ``<stem>.mask.png`` beside
-    the image. A folder the user names wins over a sidecar. The image itself is never its own mask. (An RGBA
-    image carries its own mask; callers check the alpha returned by :func:`read_image_alpha` first.)
-    """
-    p = Path(image_path)
-    if mask_dir is not None:
-        md = Path(mask_dir)
-        for c in (md / f"{p.stem}.png", md / f"{p.stem}{MASK_SUFFIX}"):
-            if c.is_file() and c.resolve() != p.resolve():
-                return c
-        if any_extension and (found := find_by_stem(md, p.stem, exclude=p)) is not None:
-            return found
-    sidecar = p.with_name(p.stem + MASK_SUFFIX)
-    return sidecar if sidecar.is_file() and sidecar.resolve() != p.resolve() else None
 
 
 def resize_image(image: np.ndarray, shape: tuple[int, int], *, up: str = "cubic") -> np.ndarray:

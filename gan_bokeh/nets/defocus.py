@@ -7,6 +7,7 @@ invented content, no checkerboards), and the small radius map carries to any res
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from gan_bokeh.nets.generators import ResnetGenerator
@@ -47,8 +48,13 @@ class DefocusGenerator(nn.Module):
         return (self.predictor(x) + 1.0) * (0.5 * self.max_radius)
 
     def render(self, image: Tensor, radius: Tensor, mask: Tensor | None = None) -> Tensor:
-        """Render ``image`` ([-1, 1]) with ``radius`` at the same size; output in [-1, 1]."""
-        out = render_defocus((image + 1) * 0.5, radius, mask, max_radius=self.max_radius, n_radii=self.n_radii)
+        """Render ``image`` ([-1, 1]) with ``radius`` at the same size; output in [-1, 1].
+
+        Runs in float32 even under AMP: the sRGB curve and the normalised gather divide small numbers."""
+        with torch.autocast(image.device.type, enabled=False):
+            m = None if mask is None else mask.float()
+            out = render_defocus((image.float() + 1) * 0.5, radius.float(), m, max_radius=self.max_radius,
+                                 n_radii=self.n_radii)
         return out * 2 - 1
 
     def render_full(self, image: Tensor, radius_small: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -7,6 +7,9 @@ multiples of 4 (two stride-2 stages).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -118,15 +121,25 @@ class ResnetGenerator(nn.Module):
         return [feats[i] for i in layers]
 
 
-@register_generator("resnet_9blocks")
-def resnet_9blocks(**kwargs) -> ResnetGenerator:
-    """The paper's generator for 256×256 images."""
-    kwargs.setdefault("n_blocks", 9)
-    return ResnetGenerator(**kwargs)
+def _named_resnet(n_blocks: int, doc: str) -> Callable[..., ResnetGenerator]:
+    """A factory whose name fixes the block count. ``n_blocks`` is still accepted so that checkpoints whose
+    ``arch`` record carries it (older runs) load as they were trained; the config refuses a conflict."""
+
+    def factory(**kwargs: Any) -> ResnetGenerator:
+        kwargs.setdefault("n_blocks", n_blocks)
+        return ResnetGenerator(**kwargs)
+
+    factory.__doc__ = doc
+    factory.n_blocks = n_blocks  # type: ignore[attr-defined]  # read by registry.generator_blocks
+    return factory
 
 
-@register_generator("resnet_6blocks")
-def resnet_6blocks(**kwargs) -> ResnetGenerator:
-    """CycleGAN's generator for 128×128 images."""
-    kwargs.setdefault("n_blocks", 6)
+register_generator("resnet_9blocks")(_named_resnet(9, "The paper's generator for 256×256 images (9 blocks)."))
+register_generator("resnet_6blocks")(_named_resnet(6, "CycleGAN's generator for 128×128 images (6 blocks)."))
+
+
+@register_generator("resnet")
+def resnet(**kwargs: Any) -> ResnetGenerator:
+    """The ResNet generator with ``n_blocks`` residual blocks (``model.n_blocks``; 9 when not given), for
+    small CPU models (``configs/cpu_small.yaml``: 3 blocks)."""
     return ResnetGenerator(**kwargs)

@@ -46,6 +46,12 @@ def build_generator(name: str, **kwargs: Any) -> Any:
     return _build(GENERATORS, "generator", name, **kwargs)
 
 
+def generator_blocks(name: str) -> int | None:
+    """The residual-block count a registered generator's name fixes (``resnet_6blocks`` → 6), or ``None``
+    when the name does not fix one (``resnet``, non-ResNet generators, unknown names)."""
+    return getattr(GENERATORS.get(name), "n_blocks", None)
+
+
 def build_discriminator(name: str, **kwargs: Any) -> Any:
     """Instantiate a registered discriminator (random N(0, 0.02) init, on CPU)."""
     return _build(DISCRIMINATORS, "discriminator", name, **kwargs)

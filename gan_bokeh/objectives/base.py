@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -50,18 +51,38 @@ class Objective:
         data_kind: ``"unpaired"`` (trainA/ trainB/) or ``"paired"``; the trainer picks the dataset from it.
         LOSS_TERMS: terms logged first, in this order, in the epoch summary.
         VISUAL_ROWS: TensorBoard image rows: ``(row name, visual keys)``.
+        BATCH_KEY: the batch entry that is ``None`` when every item of a batch was skipped.
+        SKIPPED: what a skipped item is called in warnings and the epoch summary.
+        BAR_TERMS: loss terms shown on the progress bar.
+
+    Data and schedule hooks (class methods, so the trainer can check the data before building anything):
+    :meth:`make_dataset`, :meth:`make_sampler`, :meth:`collate`, :meth:`total_epochs`, :meth:`build_vgg`;
+    per step :meth:`prepare_batch` (device-side augmentation), per epoch :meth:`start_epoch`. The defaults
+    are the unpaired (``trainA/`` ``trainB/``) ones.
+        LOSS_DESCRIPTIONS: what each logged term means (shown next to the TensorBoard curves); say where a
+            name differs from a well-known implementation's, so runs are not compared crosswise.
     """
 
     name: ClassVar[str] = ""
     data_kind: ClassVar[str] = "unpaired"
+
     LOSS_TERMS: ClassVar[tuple[str, ...]] = ()
     VISUAL_ROWS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    BATCH_KEY: ClassVar[str] = "A"
+    SKIPPED: ClassVar[str] = "unreadable image"
+    BAR_TERMS: ClassVar[tuple[str, ...]] = ("G_A", "D_B", "cycle_A")
+    LOSS_DESCRIPTIONS: ClassVar[dict[str, str]] = {}
 
     archs: dict[str, dict[str, Any]]
     nets: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     schedulers: dict[str, Any]
     pools: dict[str, Any]
+
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        """The domains whose masks and depth the dataset must load for ``cfg`` (``"AB"`` or ``"A"``)."""
+        return "AB"
 
     def _init_common(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
@@ -73,6 +94,64 @@ class Objective:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.visuals: dict[str, Tensor] = {}
         self.pools = {}
+
+    # -- data and schedule hooks (defaults: unpaired data, one LR schedule over all epochs) ---------------
+    @classmethod
+    def make_dataset(cls, cfg: TrainConfig, root: Path, cache_dir: str | Path | None) -> Any:
+        """The training dataset (raises :class:`~gan_bokeh.errors.UserError` on a bad folder)."""
+        from gan_bokeh.data import UnpairedDataset
+
+        d = cfg.data
+        return UnpairedDataset(root, "train", load_size=d.load_size, need_masks=cfg.needs_masks,
+                               mask_dir=d.mask_dir, cache_dir=cache_dir, need_depth=cfg.needs_depth,
+                               depth_dir=d.depth_dir, depth_kind=d.depth_kind, squash=d.squash,
+                               domains=cls.input_domains(cfg))
+
+    @classmethod
+    def make_sampler(cls, ds: Any, cfg: TrainConfig, *, epoch: int, start: int, rank: int,
+                     world_size: int) -> Any:
+        """A resumable batch sampler for ``epoch`` starting at batch ``start`` (has ``batches_per_epoch``)."""
+        from gan_bokeh.data import UnpairedBatchSampler
+
+        return UnpairedBatchSampler(ds.n_a, ds.n_b, batch_size=cfg.train.batch_size, seed=cfg.train.seed,
+                                    epoch=epoch, start_batch=start, rank=rank, world_size=world_size)
+
+    @staticmethod
+    def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+        from gan_bokeh.data import collate_unpaired
+
+        return collate_unpaired(items)
+
+    @classmethod
+    def total_epochs(cls, cfg: TrainConfig) -> int:
+        return cfg.train.n_epochs + cfg.train.n_epochs_decay
+
+    @classmethod
+    def build_vgg(cls, cfg: TrainConfig, weights: str | None) -> nn.Module:  # noqa: ARG003 - subclasses use cfg
+        """The VGG feature extractor with ImageNet weights (only called when ``cfg.needs_vgg``)."""
+        from gan_bokeh.train.models import build_mask_vgg
+
+        return build_mask_vgg(weights)
+
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Loader batch → training tensors on the device (default: kornia crop/flip/jitter, images in [-1, 1])."""
+        from gan_bokeh.data import PairedAugment, augment_batch
+
+        if getattr(self, "_augment", None) is None:
+            d = self.cfg.data
+            self._augment = PairedAugment(d.crop_size, flip=bool(d.flip), color_jitter=d.color_jitter)
+        return augment_batch(batch, self._augment, self.device)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called before every epoch (also the first one after a resume)."""
+
+    def log_extra(self) -> dict[str, Any]:
+        """Extra fields of every metrics.jsonl row (e.g. the current level)."""
+        return {}
+
+    def epoch_note(self) -> str:
+        """Extra words for the epoch summary line."""
+        return ""
 
     # -- wiring ---------------------------------------------------------------------------------------
     def wrap_ddp(self, device_ids: list[int] | None = None) -> None:

@@ -32,7 +32,8 @@ from gan_bokeh import losses as L
 from gan_bokeh.errors import UserError
 from gan_bokeh.nets import build_discriminator, build_generator
 from gan_bokeh.nets.patchnce import PatchSampleMLP
-from gan_bokeh.objectives.base import Objective, set_requires_grad, unwrap
+from gan_bokeh.objectives.base import unwrap
+from gan_bokeh.objectives.one_sided import OneSidedObjective
 from gan_bokeh.objectives.registry import register_objective
 from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.models import net_archs
@@ -42,7 +43,7 @@ __all__ = ["CUTModel", "FastCUTModel"]
 
 
 @register_objective("cut")
-class CUTModel(Objective):
+class CUTModel(OneSidedObjective):
     """G: A→B (a ResNet generator, which must provide ``encode``), D_B, the PatchNCE head H, their Adam
     optimisers (G and H share one) and LR schedules.
 
@@ -94,6 +95,12 @@ class CUTModel(Objective):
             "D": torch.optim.Adam(self.nets["D_B"].parameters(), lr=t.lr, betas=(t.beta1, t.beta2)),
         }
         self.schedulers = {k: make_scheduler(o, t.n_epochs, t.n_epochs_decay) for k, o in self.optimizers.items()}
+
+    @classmethod
+    def input_domains(cls, cfg: TrainConfig) -> str:
+        """A; also B when the NCE identity pass feeds real B photos with extra inputs to G."""
+        idt = cls.DEFAULTS["nce_idt"] if cfg.train.nce_idt is None else cfg.train.nce_idt
+        return "AB" if (idt and len(cfg.model.inputs) > 1) else "A"
 
     def _opt(self, key: str) -> Any:
         v = getattr(self.cfg.train, key)
@@ -170,26 +177,7 @@ class CUTModel(Objective):
             NonFiniteLossError: before any update is applied when a loss is NaN/inf.
         """
         b = self._batch(batch)
-        t, n = self.cfg.train, self.nets
-        set_requires_grad([n["D_B"]], False)
-        opt = self.optimizers["G"]
-        opt.zero_grad(set_to_none=True)
-        with self._autocast():
-            fake_B, terms_G = self._generator_losses(b)
-            loss = torch.stack([v.float() for v in terms_G.values()]).sum()
-        self._check_finite(terms_G)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        set_requires_grad([n["D_B"]], True)
-        opt_D = self.optimizers["D"]
-        opt_D.zero_grad(set_to_none=True)
-        with self._autocast():
-            terms_D = {"D_B": L.discriminator_loss(n["D_B"](b["B"]), n["D_B"](fake_B.detach()), t.gan_mode)}
-        self._check_finite(terms_D)
-        self.scaler.scale(terms_D["D_B"]).backward()
-        self.scaler.step(opt_D)
-        self.scaler.update()
-        return {k: float(v.detach()) for k, v in {**terms_G, **terms_D}.items()}
+        return self._one_sided_step(lambda: self._generator_losses(b), b["B"])
 
 
 @register_objective("fastcut")

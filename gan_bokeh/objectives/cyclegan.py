@@ -70,6 +70,23 @@ class CycleGANModel(Objective):
 
     LOSS_TERMS = ("D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
     VISUAL_ROWS = (("A", ("real_A", "fake_B", "rec_A", "mask_A")), ("B", ("real_B", "fake_A", "rec_B", "mask_B")))
+    # The paper's notation: D_A judges domain A. The reference CycleGAN implementation (Zhu et al.) names its
+    # discriminators after the generator they oppose, so its loss_D_A is our D_B and vice versa; the other
+    # names (G_A, cycle_A, idt_A, ...) mean the same in both.
+    LOSS_DESCRIPTIONS = {
+        "D_A": "discriminator of domain A (ordinary): real A vs F(y). Reference CycleGAN calls this loss_D_B",
+        "D_B": "discriminator of domain B (shallow DoF): real B vs G(x). Reference CycleGAN calls this loss_D_A",
+        "G_A": "adversarial loss of G: A→B (judged by D_B); reference loss_G_A",
+        "G_B": "adversarial loss of F: B→A (judged by D_A); reference loss_G_B",
+        "cycle_A": "λ_cyc·‖F(G(x)) − x‖₁, x in A; reference loss_cycle_A",
+        "cycle_B": "λ_cyc·‖G(F(y)) − y‖₁, y in B; reference loss_cycle_B",
+        "idt_A": "identity of G: λ_cyc·λ_idt·‖G(y) − y‖₁, y in B; reference loss_idt_A",
+        "idt_B": "identity of F: λ_cyc·λ_idt·‖F(x) − x‖₁, x in A; reference loss_idt_B",
+        "mask_norm_A": "mask loss of G (eq. 11): λ_cyc·λ_mask·‖M⊙x − M⊙G(x)‖₁, x in A",
+        "mask_norm_B": "mask loss of F (eq. 11): λ_cyc·λ_mask·‖M⊙y − M⊙F(y)‖₁, y in B",
+        "mask_vgg_A": "VGG mask loss of G (eq. 12), x in A",
+        "mask_vgg_B": "VGG mask loss of F (eq. 12), y in B",
+    }
 
     def translate(self, net: nn.Module, x: Tensor, mask: Tensor | None,
                   extras: Tensor | None = None) -> tuple[Tensor, Tensor]:

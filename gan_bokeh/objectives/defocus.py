@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from gan_bokeh import losses as L
 from gan_bokeh.errors import UserError
 from gan_bokeh.nets import build_discriminator, build_generator
-from gan_bokeh.objectives.base import Objective, set_requires_grad, unwrap
+from gan_bokeh.objectives.base import unwrap
+from gan_bokeh.objectives.one_sided import OneSidedObjective
 from gan_bokeh.objectives.registry import register_objective
 from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.models import net_archs
@@ -41,7 +42,7 @@ def defocus_archs(cfg: TrainConfig) -> dict[str, dict[str, Any]]:
 
 
 @register_objective("defocus")
-class DefocusModel(Objective):
+class DefocusModel(OneSidedObjective):
     """G (a rendering generator such as ``defocus_resnet``), D_B, their Adam optimisers, LR schedules and
     D_B's image pool. The VGG argument is accepted and unused (the subject penalty needs none)."""
 
@@ -93,29 +94,10 @@ class DefocusModel(Objective):
         Raises:
             NonFiniteLossError: before any update is applied when a loss is NaN/inf.
         """
-        t, n = self.cfg.train, self.nets
         real_A, real_B = self._to_device(batch["A"]), self._to_device(batch["B"])
         mA = self._to_device(batch["mask_A"]) if "mask_A" in batch else None
-        set_requires_grad([n["D_B"]], False)
-        opt = self.optimizers["G"]
-        opt.zero_grad(set_to_none=True)
-        with self._autocast():
-            fake_B, terms_G = self._generator_losses(real_A, mA, self._extras(batch, "A"))
-            loss = torch.stack([v.float() for v in terms_G.values()]).sum()
+        extra_A = self._extras(batch, "A")
+        out = self._one_sided_step(lambda: self._generator_losses(real_A, mA, extra_A), real_B, self.pools["B"])
         self.visuals["real_B"] = real_B
-        self._check_finite(terms_G)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        set_requires_grad([n["D_B"]], True)
-        opt_D = self.optimizers["D"]
-        opt_D.zero_grad(set_to_none=True)
-        with self._autocast():
-            pooled = self.pools["B"].query(fake_B.detach())
-            terms_D = {"D_B": L.discriminator_loss(n["D_B"](real_B), n["D_B"](pooled), t.gan_mode)}
-        self._check_finite(terms_D)
-        self.scaler.scale(terms_D["D_B"]).backward()
-        self.scaler.step(opt_D)
-        self.scaler.update()
-        out = {k: float(v.detach()) for k, v in {**terms_G, **terms_D}.items()}
         out["radius_mean"] = float(self._radius_mean)
         return out

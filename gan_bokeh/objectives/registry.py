@@ -14,7 +14,8 @@ OBJECTIVES: dict[str, type[Any]] = {}
 
 #: Modules that register the built-in objectives; imported on first lookup so that importing the registry
 #: (e.g. for the CLI's ``--help``) stays light.
-_BUILTIN_MODULES = ("gan_bokeh.objectives.cyclegan", "gan_bokeh.objectives.cut", "gan_bokeh.objectives.defocus")
+_BUILTIN_MODULES = ("gan_bokeh.objectives.cyclegan", "gan_bokeh.objectives.cut", "gan_bokeh.objectives.defocus",
+                    "gan_bokeh.objectives.pynet")
 
 
 def register_objective(name: str) -> Callable[[T], T]:

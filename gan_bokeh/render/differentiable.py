@@ -7,9 +7,11 @@ to blur; this module makes the photo. It is the trainable counterpart of the ``l
 2. a small **stack** of copies is blurred with disk kernels of growing radii ``r_0 = 0 < r_1 < … < r_K``
    (evenly spaced up to ``max_radius``); large radii are blurred on a downscaled copy, so the cost per
    level is bounded at any resolution;
-3. with a subject mask, every blurred level is a **subject-guided gather** — a normalised convolution over
-   the background pixels only, ``blur(x·(1−M)) / blur(1−M)`` — so the sharp subject does not bleed into
-   the blurred background (the halo ``layers`` avoids the same way);
+3. with a subject mask, every blurred level is a **subject-guided gather** for the background pixels — a
+   normalised convolution over the background pixels only, ``blur(x·(1−M)) / blur(1−M)`` — so the sharp
+   subject does not bleed into the blurred background (the halo ``layers`` avoids the same way); subject
+   pixels (weight ``M``) take the plain blur, so a little blur inside the subject never pulls in background
+   colour;
 4. each pixel **blends** the two levels nearest its radius linearly (tent weights on the radius axis), so
    the output is continuous and differentiable in the map — the gradient reaches the generator;
 5. back to sRGB.
@@ -113,8 +115,10 @@ def render_defocus(image: Tensor, radius: Tensor, mask: Tensor | None = None, *,
             level = lin
         elif mask is None:
             level = disk_blur(lin, rk)
-        else:  # gather background light only; plain blur where no background is within reach
-            level = (disk_blur(lin_bg, rk) + _GATHER_EPS * disk_blur(lin, rk)) / (disk_blur(bg, rk) + _GATHER_EPS)
+        else:  # background pixels gather background light only; subject pixels take the plain blur
+            plain = disk_blur(lin, rk)
+            gathered = (disk_blur(lin_bg, rk) + _GATHER_EPS * plain) / (disk_blur(bg, rk) + _GATHER_EPS)
+            level = bg * gathered + (1.0 - bg) * plain
         out = out + wk * level
     return linear_to_srgb_t(out) if linear else out.clamp(0.0, 1.0)
 

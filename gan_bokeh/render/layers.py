@@ -34,6 +34,8 @@ from gan_bokeh.render.kernels import make_kernel
 #: shared/data/vabm (one value for every image; see docs/rendering.md).
 APERTURE_CALIBRATION = 0.0147
 DEFAULT_APERTURE = 1.8
+#: Blur radius as a function of |depth − focus| (see :func:`render_layers`).
+BLUR_CURVES = ("thin-lens", "power")
 
 
 @dataclass
@@ -79,14 +81,14 @@ def background_depth(depth: np.ndarray, mask: np.ndarray, grow: int = 2) -> np.n
     """
     import cv2
 
-    from gan_bokeh.depth.files import _fill_unknown
+    from gan_bokeh.depth import fill_unknown
 
     hole = (mask > 0.5).astype(np.uint8)
     if grow > 0:
         hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     if not hole.any() or hole.all():
         return depth
-    return _fill_unknown(depth.astype(np.float64), hole == 0).astype(np.float32)
+    return fill_unknown(depth.astype(np.float64), hole == 0).astype(np.float32)
 
 
 def blur_scale(depth: np.ndarray, focus: float, long_side: int, *, aperture: float | None,
@@ -141,28 +143,45 @@ def srgb_lut_linear(image: np.ndarray) -> np.ndarray:
     return cv2.LUT(u8, lut)
 
 
-def boosted_linear(image: np.ndarray, gain: float, threshold: float = 0.8,
-                   point_size: int | None = None) -> np.ndarray:
-    """Linear-light copy with small bright points scaled by up to ``1 + gain``.
+HIGHLIGHT_MODES = ("points", "all")
 
-    Only *points* are boosted: pixels whose brightest channel exceeds ``threshold`` and that stand out
-    from a morphological opening of size ``point_size`` (white top-hat; default ≈ long side / 150). A
-    clipped sky stays as it is (boosting it makes it bleed into everything, and scores worse against the
-    real f/1.8 photos); lamps, glints and sun through leaves become bright discs.
+
+def boosted_linear(image: np.ndarray, gain: float, threshold: float = 0.8,
+                   point_size: int | None = None, mode: str = "points") -> np.ndarray:
+    """Linear-light copy with clipped highlights restored: values near saturation scaled by up to ``1 + gain``.
+
+    A sensor clips a lamp at 1.0 however bright it is, so after an energy-preserving blur it would be a
+    dim smudge; scaling the linear value by ``1 + gain·s(t)`` (``t`` = how far the brightest channel is
+    past ``threshold``, ``s`` = smoothstep) gives back some of the clipped energy and the point spreads
+    into a bright disc, as in a real wide-aperture photo.
+
+    Args:
+        image: ``(H, W, 3)`` sRGB [0, 1].
+        gain: 0 = off.
+        threshold: sRGB level of the brightest channel where the boost starts.
+        point_size: ``mode="points"``: structuring element of the white top-hat (default ≈ long side / 150).
+        mode: ``"points"`` boosts only small bright points (standing out of a morphological opening:
+            lamps, glints, sun through leaves; a clipped sky stays as it is), ``"all"`` every pixel near
+            saturation.
     """
     import cv2
 
+    if mode not in HIGHLIGHT_MODES:
+        raise ValueError(f"highlight mode must be one of {HIGHLIGHT_MODES}, got {mode!r}")
     lin = srgb_lut_linear(image)
     if gain <= 0:
         return lin
     peak = image.max(axis=2)
-    size = point_size or max(3, int(round(max(image.shape[:2]) / 150)) | 1)
-    ell = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    tophat = cv2.morphologyEx(peak, cv2.MORPH_TOPHAT, ell)
-    hot = (peak > threshold) & (tophat > 0.05)
+    hot = peak > threshold
+    if mode == "points":
+        size = point_size or max(3, int(round(max(image.shape[:2]) / 150)) | 1)
+        ell = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        tophat = cv2.morphologyEx(peak, cv2.MORPH_TOPHAT, ell)
+        hot &= tophat > 0.05
     if hot.any():
         t = np.clip((peak[hot] - threshold) / (1.0 - threshold), 0.0, 1.0)
-        t = t * np.clip(tophat[hot] / 0.25, 0.0, 1.0)
+        if mode == "points":
+            t = t * np.clip(tophat[hot] / 0.25, 0.0, 1.0)
         lin[hot] *= (1.0 + gain * t * t * (3.0 - 2.0 * t))[:, None]
     return lin
 
@@ -245,6 +264,7 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
                   feather: float = 1.0, highlight: float = 0.0, highlight_threshold: float = 0.85,
                   foreground_blur: bool = True, pyramid_radius: float = 6.0, min_radius: float = 0.75,
                   matting: bool = False, matting_band: int = 10, gamma: float = 0.5,
+                  curve: str = "power", highlight_mode: str = "points", kernel_softness: float = 0.0,
                   ) -> tuple[np.ndarray, dict]:
     """Render shallow depth of field with K depth layers (see the module docstring).
 
@@ -256,6 +276,8 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         aperture: f-number-like strength (default 1.8; smaller = more blur). Ignored with ``max_blur``.
         max_blur: blur radius in pixels of the pixel farthest from the focal plane.
         kernel: aperture shape (``disk``, ``hexagon``, …); kernel_rotation in radians.
+        kernel_softness: σ of a Gaussian roll-off of the aperture's edge, as a fraction of the radius
+            (0 = hard-edged discs).
         n_layers: K of the K-means (seed 001: 6); crf / crf_lambda: graph-cut smoothing (λ = 10).
         work_size: long side of the copy used for clustering and the CRF.
         feather: σ of the layer feathering, in work-size pixels (eq. 10).
@@ -263,8 +285,11 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         foreground_blur: blur layers in front of the focal plane too.
         pyramid_radius: kernel radius used at reduced resolution (larger = crisper discs, slower).
         min_radius: radii below this count as sharp.
-        gamma: blur curve, ``r = scale·|depth − focus|^gamma`` (1 = linear, right for disparity-like
-            depth; < 1 for depth maps that compress the far range).
+        curve: ``"thin-lens"``: the circle of confusion is linear in the disparity difference from the
+            focal plane, ``r = scale·|depth − focus|`` (exact when the depth is linear in disparity: learned
+            backends, disparity files); ``"power"``: ``r = scale·|depth − focus|^gamma``.
+        gamma: exponent of the ``power`` curve (< 1 for depth maps that compress the far range).
+        highlight_mode: ``"points"`` or ``"all"`` (see :func:`boosted_linear`).
         matting: refine the mask edge with closed-form matting in a ``matting_band``-pixel band.
 
     Returns:
@@ -272,6 +297,9 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
         reduced-resolution ``radius_map`` / ``depth_work`` and timings.
     """
     t0 = time.perf_counter()
+    if curve not in BLUR_CURVES:
+        raise ValueError(f"blur curve must be one of {BLUR_CURVES}, got {curve!r}")
+    gamma = 1.0 if curve == "thin-lens" else float(gamma)
     img = np.ascontiguousarray(image, dtype=np.float32)
     big_h, big_w = img.shape[:2]
     long_side = max(big_h, big_w)
@@ -298,18 +326,19 @@ def render_layers(image: np.ndarray, depth: np.ndarray, mask: np.ndarray | None 
     u_work = _memberships(layer_labels, len(plan), feather)
     out = img.copy()
     if any(p.radius > 0 for p in plan):
-        lin = boosted_linear(img, highlight, highlight_threshold)
+        lin = boosted_linear(img, highlight, highlight_threshold, mode=highlight_mode)
         pyramid = _Pyramid(lin, None if m_full is None else 1.0 - m_full)
-        background = _composite_background(plan, u_work, pyramid, kernel, kernel_rotation, pyramid_radius)
+        background = _composite_background(plan, u_work, pyramid, kernel, kernel_rotation, pyramid_radius,
+                                           kernel_softness)
         out = _composite_focus_and_front(img, plan, u_work, pyramid, m_full, background, kernel,
-                                         kernel_rotation, pyramid_radius)
+                                         kernel_rotation, pyramid_radius, kernel_softness)
     t_end = time.perf_counter()
 
     radius_work = np.zeros(wsize, np.float32)
     for p in plan:
         radius_work[layer_labels == p.index] = p.radius
     info = {
-        "method": "layers", "focus": f, "blur_scale_px": scale, "kernel": kernel,
+        "method": "layers", "focus": f, "curve": curve, "gamma": gamma, "blur_scale_px": scale, "kernel": kernel,
         "layers": [{"centre": round(p.centre, 4), "radius_px": round(p.radius, 2), "role": p.role,
                     "scale": round(p.scale, 2)} for p in plan],
         "max_radius_px": max(p.radius for p in plan),
@@ -328,37 +357,50 @@ def _layer_size(layer: Layer, full: tuple[int, int], pyramid_radius: float) -> t
     return size
 
 
+def _soften(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian roll-off of the aperture's edge, applied after the kernel (convolution is associative:
+    the same as a softened kernel, at the cost of one separable blur). A real lens's defocus disc is not a
+    hard-edged stamp: spherical aberration, diffraction and the sensor's anti-aliasing filter soften it."""
+    import cv2
+
+    if sigma < 0.3:
+        return a
+    return cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
 def _gather(pyramid: _Pyramid, u_l: np.ndarray, farther: np.ndarray | None, layer: Layer, kernel: str,
-            rotation: float, pyramid_radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            rotation: float, pyramid_radius: float, softness: float = 0.0,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Blur the layer's premultiplied colour, weight and coverage at its reduced resolution.
 
     Returns ``(P, W, C)``: P/W is the layer's normalised colour (eq. 6 generalised: only the layer's own,
     non-subject pixels are gathered) and C = blurred (1 − Σ farther memberships) its coverage.
     """
     size = _layer_size(layer, pyramid.size, pyramid_radius)
-    k = make_kernel(kernel, layer.radius / layer.scale, rotation)
+    r = layer.radius / layer.scale
+    k = make_kernel(kernel, r, rotation)
     prem, keep = pyramid.at(size)
     u = _resize(u_l, size, down=u_l.shape[0] > size[0])
     weight = keep * u
-    p = _filter(prem * u[..., None], k)
-    w = _filter(weight, k)
+    p = _soften(_filter(prem * u[..., None], k), softness * r)
+    w = _soften(_filter(weight, k), softness * r)
     c = None
     if farther is not None:
         far = keep * _resize(farther, size, down=farther.shape[0] > size[0])
-        c = _filter(1.0 - far, k)
+        c = _soften(_filter(1.0 - far, k), softness * r)
     return p, w, c
 
 
 def _composite_background(plan: list[Layer], u: list[np.ndarray], pyramid: _Pyramid, kernel: str,
-                          rotation: float, pyramid_radius: float) -> np.ndarray | None:
-    """Over-composite the blurred background layers far → near in linear light; returns sRGB or None."""
+                          rotation: float, pyramid_radius: float, softness: float = 0.0) -> np.ndarray | None:
+    """Over-composite the blurred background layers far → near; returns linear light (reduced size) or None."""
     out = None
     farther = None  # Σ work-resolution memberships of the layers already composited (all farther)
     tau = 1e-3
     for layer in plan:
         if layer.role != "background":
             continue
-        p, w, c = _gather(pyramid, u[layer.index], farther, layer, kernel, rotation, pyramid_radius)
+        p, w, c = _gather(pyramid, u[layer.index], farther, layer, kernel, rotation, pyramid_radius, softness)
         farther = u[layer.index].copy() if farther is None else farther + u[layer.index]
         if out is None:
             out = p / np.maximum(w, tau)[..., None]
@@ -371,33 +413,54 @@ def _composite_background(plan: list[Layer], u: list[np.ndarray], pyramid: _Pyra
         alpha = np.clip(c, 0.0, 1.0)[..., None]
         colour = (p + tau * out) / (w[..., None] + tau)
         out = out * (1.0 - alpha) + alpha * colour
-    return None if out is None else linear_to_srgb(out)
+    return out
+
+
+def mix_linear(out: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``out ← alpha·colour + (1 − alpha)·out`` in *linear light*, for sRGB arrays, in place.
+
+    Only pixels with a fractional alpha are converted (sRGB ↔ linear costs ~1 s at 12 MP; the
+    boundary bands are a few percent of the image): alpha = 1 takes ``colour``, alpha = 0 leaves ``out``
+    bit for bit. A dark subject edge over a bright blurred light then keeps the light's energy, as optics
+    does, instead of the dark fringe an sRGB mix gives.
+
+    Args:
+        out, colour: ``(H, W, 3)`` float32 sRGB [0, 1]; alpha: ``(H, W)`` [0, 1].
+    """
+    from gan_bokeh.render.color import srgb_to_linear
+
+    full = alpha >= 1.0 - 1e-4
+    np.copyto(out, colour, where=full[..., None])  # (boolean fancy indexing costs seconds at 12 MP)
+    band = np.flatnonzero((alpha > 1e-4) & ~full)
+    if band.size:
+        flat_out, flat_colour = out.reshape(-1, 3), colour.reshape(-1, 3)
+        a = alpha.reshape(-1)[band][:, None]
+        lin = a * srgb_to_linear(flat_colour[band]) + (1.0 - a) * srgb_to_linear(flat_out[band])
+        flat_out[band] = linear_to_srgb(lin)
+    return out
 
 
 def _composite_focus_and_front(img: np.ndarray, plan: list[Layer], u: list[np.ndarray], pyramid: _Pyramid,
                                m_full: np.ndarray | None, background: np.ndarray | None, kernel: str,
-                               rotation: float, pyramid_radius: float) -> np.ndarray:
-    """Put the sharp focal layer over the background, then the blurred foreground layers on top."""
+                               rotation: float, pyramid_radius: float, softness: float = 0.0) -> np.ndarray:
+    """Put the sharp focal layer over the background, then the blurred foreground layers on top; every
+    mix in linear light (:func:`mix_linear`). ``background`` is linear light at reduced size."""
     big_h, big_w = img.shape[:2]
-    if background is None:
-        out = img.copy()
-    else:
-        # the focal layer covers itself and everything nearer: 1 − Σ background memberships (non-subject)
+    out = img.copy()
+    if background is not None:
+        # the background shows where the focal layer does not cover it: Σ background memberships (non-subject)
         bg_sum = sum(u[p.index] for p in plan if p.role == "background")
         bg_cover = _resize(bg_sum, (big_h, big_w), down=False)
         if m_full is not None:
             bg_cover *= 1.0 - m_full
-        bg = _resize(background, (big_h, big_w), down=False)
-        # out = img + cover·(bg − img), in place (cover = 0 gives the input bit for bit)
-        out = np.subtract(bg, img, out=bg)
-        out *= bg_cover[..., None]
-        out += img
+        bg = _resize(linear_to_srgb(background), (big_h, big_w), down=False)
+        out = mix_linear(out, bg, np.clip(bg_cover, 0.0, 1.0))
     for layer in plan:
         if layer.role != "foreground":
             continue
-        p, w, _ = _gather(pyramid, u[layer.index], None, layer, kernel, rotation, pyramid_radius)
+        p, w, _ = _gather(pyramid, u[layer.index], None, layer, kernel, rotation, pyramid_radius, softness)
         colour = linear_to_srgb(p / np.maximum(w, 1e-6)[..., None])
         colour = _resize(colour, (big_h, big_w), down=False)
-        alpha = np.clip(_resize(w, (big_h, big_w), down=False), 0.0, 1.0)[..., None]
-        out = out + alpha * (colour - out)
+        alpha = np.clip(_resize(w, (big_h, big_w), down=False), 0.0, 1.0)
+        out = mix_linear(out, colour, alpha)
     return out.astype(np.float32, copy=False)

@@ -177,21 +177,30 @@ class ReportBuilder:
                 label += "_"
             used.add(label)
             gen = self._load_run(run)
-            cols.append(_Column(slug(f"gan-{label}"), f"{label} (GAN)", self._gan_fn(gen, False)))
+            kind = "paired" if getattr(gen, "paired", False) else "GAN"
+            cols.append(_Column(slug(f"gan-{label}"), f"{label} ({kind})", self._gan_fn(gen, False)))
             cols.append(_Column(slug(f"gan-{label}-overlay"), f"{label} + overlay", self._gan_fn(gen, True),
                                 needs_mask=True))
         return cols
 
     def _load_run(self, run: str | os.PathLike[str]) -> Any:
+        """A GAN run's :class:`FullResGenerator`, or a paired (PyNET) run's :class:`PairedGenerator`."""
         from gan_bokeh.generate import FullResGenerator
+        from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
+        from gan_bokeh.train.checkpoint import load_checkpoint
 
+        if is_paired_state(load_checkpoint(run)):
+            return PairedGenerator.from_checkpoint(run, device=self.o.device)[0]
         gen, _state = FullResGenerator.from_checkpoint(run, "AtoB", device=self.o.device, work_size=self.o.work_size)
         return gen
 
     @staticmethod
     def _gan_fn(gen: Any, with_overlay: bool) -> Callable[..., np.ndarray]:
-        def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:  # noqa: ARG001
-            return gen(image, mask if with_overlay else None)
+        def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
+            m = mask if with_overlay else None
+            if getattr(gen, "paired", False):  # the report's depth (file or mask fallback) when the model takes it
+                return gen.generate([image], None if m is None else [m], depths=[depth])[0]
+            return gen(image, m)
 
         return make
 
@@ -209,13 +218,12 @@ class ReportBuilder:
         return rgb, alpha
 
     def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray | None, str]:
-        from gan_bokeh.io import find_mask, read_mask, resize_image
+        from gan_bokeh.io import find_mask, read_mask
 
-        found = find_mask(path, self.o.mask_dir, any_extension=True)
-        if found is not None:
-            return resize_image(read_mask(found), image.shape[:2], up="linear"), f"mask file {found.name}"
-        if alpha is not None:
-            return alpha, "alpha channel"
+        src = find_mask(path, self.o.mask_dir, alpha=alpha)  # the one mask rule (gan_bokeh.io.masks)
+        if src is not None:
+            label = f"mask file {src.path.name}" if src.kind == "file" else "alpha channel"
+            return src.load(alpha, image.shape[:2]), label
         cached = self.out / "cells" / "mask" / f"{path.stem}.png"
         if cached.is_file():
             m = read_mask(cached)

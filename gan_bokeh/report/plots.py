@@ -18,7 +18,8 @@ import numpy as np
 GROUPS = ("cycle", "GAN", "identity", "mask", "other")
 #: Keys that are bookkeeping, not losses.
 SKIP_KEYS = frozenset({"epoch", "iter", "iteration", "step", "lr", "lr_G", "lr_D", "time", "seconds",
-                       "sec", "sec_per_iter", "data_time", "iter_time", "images", "samples", "wall"})
+                       "sec", "sec_per_iter", "data_time", "iter_time", "images", "samples", "wall",
+                       "level"})
 
 
 def loss_group(key: str) -> str | None:

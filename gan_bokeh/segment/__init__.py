@@ -1,8 +1,10 @@
-"""Person segmentation: DeepLabV3 (the paper's choice) or an offline MediaPipe selfie model.
+"""Subject segmentation: a registry of segmenters (person: DeepLabV3, the paper's choice, or an offline
+MediaPipe selfie model; any salient subject: U²-Net).
 
 Public API (cross-room contract)::
 
-    seg = get_segmenter("auto" | "deeplab" | "selfie", weights=None, device=None, **opts)
+    SEGMENTERS["u2net"].summary  # the registry: name → SegmenterSpec (feeds --backend and the docs)
+    seg = get_segmenter("auto" | "deeplab" | "selfie" | "u2net", weights=None, device=None, **opts)
     seg.name            # backend name stored in output metadata
     mask = seg(image)   # image float32 (H, W, 3) [0, 1] → mask float32 (H, W) [0, 1]
     refine_mask(mask, ...); select_main_subject(mask, depth=None, mode=None)
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +26,12 @@ from gan_bokeh.segment.base import Segmenter
 from gan_bokeh.segment.refine import MAIN_SUBJECT_MODES, mask_iou, refine_mask, select_main_subject
 
 __all__ = [
-    "BACKENDS", "DEEPLAB_ARCHS", "MAIN_SUBJECT_MODES", "Segmenter", "deeplab_available", "get_segmenter",
-    "mask_iou", "refine_mask", "select_main_subject",
+    "BACKENDS", "DEEPLAB_ARCHS", "MAIN_SUBJECT_MODES", "SEGMENTERS", "Segmenter", "SegmenterSpec",
+    "deeplab_available", "get_segmenter", "mask_iou", "refine_mask", "select_main_subject",
 ]
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "deeplab", "selfie")
 DEEPLAB_ARCHS = ("resnet101", "resnet50", "mobilenet_v3")
 
 
@@ -72,19 +75,72 @@ def _selfie(weights: Any, download: bool = True, num_threads: int | None = None,
     return SelfieSegmenter(selfie_model_path(weights, download=download), opts, num_threads=num_threads)
 
 
+def _u2net(weights: Any, device: Any, variant: str = "u2net", size: int = 320,
+           download: bool = True) -> Segmenter:
+    from gan_bokeh.runtime import pick_device
+    from gan_bokeh.segment.u2net import U2NET_URLS, U2NetSegmenter, build_u2net
+    from gan_bokeh.weights import resolve_weights
+
+    if _is_tflite(weights):
+        raise UserError(f"{weights}: a .tflite file is a selfie model; use --backend selfie")
+    build_u2net(variant)  # validates the variant before any download
+    state = resolve_weights(U2NET_URLS[variant], what=f"U²-Net ({variant}) weights", flag="--weights",
+                            path=weights, download=download)
+    dev = device if device is not None and not isinstance(device, str) else pick_device(device)
+    return U2NetSegmenter(variant, state, device=dev, size=size)
+
+
+@dataclass(frozen=True)
+class SegmenterSpec:
+    """One segmenter backend.
+
+    Attributes:
+        name: registry key (``--backend`` choice).
+        subject: what it finds: ``"person"`` or ``"salient object"`` (any kind of subject).
+        summary: one line for docs and ``--help``.
+        options: keyword options the factory accepts (others given to :func:`get_segmenter` are ignored,
+            so one CLI can pass every backend's options); ``None``: every option no other backend claims
+            (the factory validates them itself).
+        factory: ``(weights, device, **options) → Segmenter``.
+    """
+
+    name: str
+    subject: str
+    summary: str
+    options: frozenset[str] | None
+    factory: Callable[..., Segmenter]
+
+
+def _selfie_factory(weights: Any, device: Any, **options: Any) -> Segmenter:
+    return _selfie(weights, **options)
+
+
+SEGMENTERS: dict[str, SegmenterSpec] = {s.name: s for s in (
+    SegmenterSpec("deeplab", "person", "DeepLabV3 person class (the paper's segmenter; torchvision weights)",
+                  frozenset({"arch", "short_side", "download"}), _deeplab),
+    SegmenterSpec("selfie", "person", "MediaPipe selfie segmentation (.tflite, offline after one PyPI fetch)",
+                  None, _selfie_factory),
+    SegmenterSpec("u2net", "salient object", "U²-Net salient object (any subject, not only people)",
+                  frozenset({"variant", "size", "download"}), _u2net),
+)}
+#: ``--backend`` choices: ``auto`` then the registry.
+BACKENDS: tuple[str, ...] = ("auto", *SEGMENTERS)
+
+
 def get_segmenter(backend: str = "auto", weights: str | os.PathLike[str] | None = None, device: Any = None,
                   **opts: Any) -> Segmenter:
-    """Build a person segmenter.
+    """Build a segmenter from :data:`SEGMENTERS`.
 
     Args:
-        backend: ``"deeplab"``, ``"selfie"`` or ``"auto"`` (DeepLab when its weights are given or cached,
-            else selfie; the choice is logged and available as ``.name``).
-        weights: a local weights file: a DeepLab state dict (``.pt``/``.pth``/``.safetensors``) or a selfie
-            ``.tflite``.
-        device: torch device (DeepLab only; ``None`` = CUDA if present, else CPU).
-        **opts: backend options. DeepLab: ``arch`` (``resnet101``/``resnet50``/``mobilenet_v3``),
-            ``short_side``, ``download``. Selfie: the fields of
-            :class:`~gan_bokeh.segment.selfie.SelfieOptions`, ``download``, ``num_threads``.
+        backend: a key of :data:`SEGMENTERS`, or ``"auto"`` (DeepLab when its weights are given or
+            cached, else selfie; the choice is logged and available as ``.name``).
+        weights: a local weights file: a DeepLab or U²-Net state dict (``.pt``/``.pth``/``.safetensors``)
+            or a selfie ``.tflite``.
+        device: torch device (DeepLab, U²-Net; ``None`` = CUDA if present, else CPU).
+        **opts: backend options, each backend taking those in its :attr:`SegmenterSpec.options`.
+            DeepLab: ``arch`` (``resnet101``/``resnet50``/``mobilenet_v3``), ``short_side``, ``download``.
+            Selfie: the fields of :class:`~gan_bokeh.segment.selfie.SelfieOptions`, ``download``,
+            ``num_threads``. U²-Net: ``variant`` (``u2net``/``u2netp``), ``size``, ``download``.
 
     Raises:
         WeightsUnavailableError: the backend's model is neither given, cached nor downloadable.
@@ -92,9 +148,6 @@ def get_segmenter(backend: str = "auto", weights: str | os.PathLike[str] | None 
     """
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: unknown; choose from {', '.join(BACKENDS)}")
-    deeplab_keys = {"arch", "short_side", "download"}
-    selfie_opts = {k: v for k, v in opts.items() if k not in ("arch", "short_side")}
-    deeplab_opts = {k: v for k, v in opts.items() if k in deeplab_keys}
     if backend == "auto":
         arch = opts.get("arch", "resnet101")
         if not _is_tflite(weights) and deeplab_available(arch, weights):
@@ -104,7 +157,10 @@ def get_segmenter(backend: str = "auto", weights: str | os.PathLike[str] | None 
             if weights is not None and not _is_tflite(weights):
                 raise UserError(f"{weights}: weights file not found")
         log.info("segmentation backend: %s (auto)", backend)
-    if backend == "deeplab":
-        return _deeplab(weights, device, **deeplab_opts)
-    return _selfie(weights, **selfie_opts)
-
+    spec = SEGMENTERS[backend]
+    if spec.options is None:
+        claimed = set().union(*(s.options for s in SEGMENTERS.values() if s.options is not None)) - {"download"}
+        chosen = {k: v for k, v in opts.items() if k not in claimed}
+    else:
+        chosen = {k: v for k, v in opts.items() if k in spec.options}
+    return spec.factory(weights, device, **chosen)

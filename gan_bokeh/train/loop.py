@@ -1,11 +1,13 @@
 """The training loop: it only schedules — data order, steps, logging, checkpoints, stopping.
 
-Run folder ``<out>/<name>/``: ``config.yaml`` (resolved), ``metrics.jsonl`` (one object per logged
-iteration), ``tb/`` (TensorBoard), ``ckpt/latest.pt`` and ``ckpt/iter_NNNNNNN.pt``.
+Run folder ``<out>/<name>/``: ``config.yaml`` (resolved), ``run.json`` (package version and git commit of the
+start and of every resume, with the run-length keys a resume changed), ``metrics.jsonl`` (one object per
+logged iteration), ``tb/`` (TensorBoard), ``ckpt/latest.pt`` and ``ckpt/iter_NNNNNNN.pt``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -20,17 +22,10 @@ import torch
 from torch import nn
 
 from gan_bokeh.config import dump_config, to_dict
-from gan_bokeh.data import (
-    PairedAugment,
-    UnpairedBatchSampler,
-    UnpairedDataset,
-    augment_batch,
-    collate_unpaired,
-    default_cache_dir,
-)
+from gan_bokeh.data import default_cache_dir
 from gan_bokeh.errors import UserError
 from gan_bokeh.io import append_jsonl, atomic_write_text, read_jsonl
-from gan_bokeh.objectives import NonFiniteLossError, Objective, build_objective
+from gan_bokeh.objectives import NonFiniteLossError, Objective, build_objective, objective_class
 from gan_bokeh.runtime import pick_device
 from gan_bokeh.train import checkpoint as ckpt
 from gan_bokeh.train.config import TrainConfig
@@ -43,6 +38,7 @@ from gan_bokeh.train.distributed import (
     is_distributed,
     shutdown_distributed,
 )
+from gan_bokeh.train.provenance import check_resume_config, provenance
 from gan_bokeh.train.rng import rng_state, seed_everything, set_rng_state
 
 __all__ = ["RunOptions", "TrainResult", "train"]
@@ -118,6 +114,7 @@ class Trainer:
     """Owns one run: the dataset, the model, the run folder and the schedule."""
 
     def __init__(self, cfg: TrainConfig, opts: RunOptions) -> None:
+        cfg.validate()  # resolves the preset-dependent keys of a config built in code
         self.cfg, self.opts = cfg, opts
         self.info: DistInfo = dist_info()
         self.device = self._pick_device()
@@ -126,9 +123,10 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.progress = _Progress()
         self.warned: set[str] = set()
+        self.resume_changes: dict[str, tuple[Any, Any]] = {}
         self.writer: Any = None
         self.bar: Any = None
-        self.augment = PairedAugment(cfg.data.crop_size, flip=cfg.data.flip, color_jitter=cfg.data.color_jitter)
+        self.kind = objective_class(cfg.model.objective)  # data/schedule hooks, before any objective exists
 
     # -- set-up: every check happens before anything is written or the process group exists ---------------
     def _pick_device(self) -> torch.device:
@@ -138,14 +136,12 @@ class Trainer:
             torch.cuda.set_device(device)
         return device
 
-    def _check(self) -> tuple[UnpairedDataset, dict[str, Any] | None, nn.Module | None]:
+    def _check(self) -> tuple[Any, dict[str, Any] | None, nn.Module | None]:
         c = self.cfg
         cache_dir = (c.data.cache_dir or default_cache_dir()) if c.data.cache else None
         if cache_dir is not None and self.info.is_main:
             log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
-        ds = UnpairedDataset(self.opts.data, "train", load_size=c.data.load_size, need_masks=c.needs_masks,
-                             mask_dir=c.data.mask_dir, cache_dir=cache_dir, need_depth=c.needs_depth,
-                             depth_dir=c.data.depth_dir, depth_kind=c.data.depth_kind)
+        ds = self.kind.make_dataset(c, Path(self.opts.data), cache_dir)
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
@@ -155,19 +151,15 @@ class Trainer:
             if not latest.is_file():
                 raise UserError(f"{self.run_dir}: nothing to resume (no ckpt/latest.pt); drop --resume")
             state = ckpt.load_checkpoint(latest)
+            self.resume_changes = check_resume_config(self.run_dir, state.get("config") or {}, to_dict(c))
         elif latest.is_file():
             raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or pick another --name")
         vgg = None
         if c.needs_vgg:
-            if self.opts.vgg is not None:
-                vgg = self.opts.vgg
-            else:
-                from gan_bokeh.train.models import build_mask_vgg
-
-                vgg = build_mask_vgg(self.opts.vgg_weights)
+            vgg = self.opts.vgg if self.opts.vgg is not None else self.kind.build_vgg(c, self.opts.vgg_weights)
         return ds, state, vgg
 
-    def _setup(self) -> tuple[UnpairedDataset, Objective]:
+    def _setup(self) -> tuple[Any, Objective]:
         ds, state, vgg = self._check()
         if self.cfg.train.deterministic:
             torch.use_deterministic_algorithms(True)
@@ -181,14 +173,20 @@ class Trainer:
         if self.info.enabled:
             model.wrap_ddp([self.device.index] if self.device.type == "cuda" else None)
         if self.info.is_main:
-            self._open_run_dir()
+            self._open_run_dir(model)
         barrier()
         return ds, model
 
     def _restore(self, model: Objective, state: dict[str, Any]) -> None:
         by_rank = state.get("pools_by_rank")
         pools = by_rank[self.info.rank] if by_rank and len(by_rank) == self.info.world_size else None
-        model.load_state_dict(state, pools=pools)
+        try:
+            model.load_state_dict(state, pools=pools)
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            # torch's load_state_dict message spans lines (a header, then one line per bad key): join them
+            why = " ".join(line.strip() for line in str(err).splitlines() if line.strip())[:300] or repr(err)
+            raise UserError(f"{self.ckpt_dir / 'latest.pt'}: does not fit the networks of this config ({why}); "
+                            "resume with the run's own config or start a new run") from None
         p = state["progress"]
         self.progress = _Progress(int(p["epoch"]), int(p["batch"]), int(p["iteration"]))
         rngs = state.get("rng_by_rank")
@@ -198,18 +196,50 @@ class Trainer:
             log.info("resuming %s at iteration %d (epoch %d)", self.run_dir, self.progress.iteration,
                      self.progress.epoch + 1)
 
-    def _open_run_dir(self) -> None:
+    def _open_run_dir(self, model: Objective) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         dump_config(self.cfg, self.run_dir / "config.yaml")
+        self._record_run()
         if self.opts.resume:  # drop metrics logged after the checkpoint (they will be logged again)
             it = self.progress.iteration
             kept = [r for r in read_jsonl(self.metrics_path) if int(r.get("iter", 0)) <= it]
-            import json
-
             atomic_write_text(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
         self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.progress.iteration + 1)
+        self._describe_losses(model)
+
+    def _describe_losses(self, model: Objective) -> None:
+        """What each loss name means, next to the curves: a text note and a Custom Scalars layout whose
+        chart titles carry the descriptions (the objective's ``LOSS_DESCRIPTIONS``)."""
+        desc = model.LOSS_DESCRIPTIONS
+        if not desc:
+            return
+        table = "\n".join(f"| loss/{k} | {v} |" for k, v in desc.items())
+        self.writer.add_text("loss/README", "| curve | meaning |\n|---|---|\n" + table, self.progress.iteration)
+        charts = {f"{k}: {v}": ["Multiline", [f"loss/{k}"]] for k, v in desc.items()}
+        self.writer.add_custom_scalars({f"losses ({model.name}, paper notation)": charts})
+
+    def _record_run(self) -> None:
+        """``run.json``: what code started the run and each resume, and the run-length keys a resume changed."""
+        path = self.run_dir / "run.json"
+        rec: dict[str, Any] = {}
+        if self.opts.resume and path.is_file():
+            try:
+                rec = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                log.warning("%s is unreadable; starting a new one", path)
+        entry = {**provenance(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "iteration": self.progress.iteration, "max_iters": self.opts.max_iters}
+        if self.opts.resume:
+            entry["changed"] = {k: {"from": a, "to": b} for k, (a, b) in sorted(self.resume_changes.items())}
+            rec.setdefault("resumes", []).append(entry)
+            if self.resume_changes:
+                log.info("resume changes %s", ", ".join(f"{k} {a!r} → {b!r}"
+                                                        for k, (a, b) in sorted(self.resume_changes.items())))
+        else:
+            rec = {"objective": self.cfg.model.objective, "started": entry}
+        atomic_write_text(path, json.dumps(rec, indent=1, sort_keys=True) + "\n")
 
     # -- the schedule -------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -227,14 +257,13 @@ class Trainer:
             shutdown_distributed()
 
     def _total_epochs(self) -> int:
-        return self.cfg.train.n_epochs + self.cfg.train.n_epochs_decay
+        return self.kind.total_epochs(self.cfg)
 
-    def _run(self, ds: UnpairedDataset, model: Objective, stop: _StopFlag) -> TrainResult:
+    def _run(self, ds: Any, model: Objective, stop: _StopFlag) -> TrainResult:
         from tqdm import tqdm
 
         p, max_iters = self.progress, self.opts.max_iters
-        per_epoch = self._sampler(ds, 0, 0).batches_per_epoch
-        total = per_epoch * self._total_epochs()
+        total = sum(self._sampler(ds, e, 0).batches_per_epoch for e in range(self._total_epochs()))
         if max_iters is not None:
             total = min(total, max_iters)
         show = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
@@ -244,6 +273,7 @@ class Trainer:
             log.info("already at iteration %d >= --max-iters %d; nothing to do", p.iteration, max_iters)
             return TrainResult(p.iteration, p.epoch, "max_iters", self.ckpt_dir / "latest.pt")
         while p.epoch < self._total_epochs():
+            model.start_epoch(p.epoch)
             reason = self._run_epoch(ds, model, stop)
             if reason is not None:
                 path = self._save(model)
@@ -261,22 +291,21 @@ class Trainer:
             log.info("training done: %d iterations, %d epochs; checkpoint %s", p.iteration, p.epoch, path)
         return TrainResult(p.iteration, p.epoch, "done", path, sorted(self.warned))
 
-    def _sampler(self, ds: UnpairedDataset, epoch: int, start: int) -> UnpairedBatchSampler:
-        return UnpairedBatchSampler(ds.n_a, ds.n_b, batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed,
-                                    epoch=epoch, start_batch=start, rank=self.info.rank,
-                                    world_size=self.info.world_size)
+    def _sampler(self, ds: Any, epoch: int, start: int) -> Any:
+        return self.kind.make_sampler(ds, self.cfg, epoch=epoch, start=start, rank=self.info.rank,
+                                      world_size=self.info.world_size)
 
-    def _loader(self, ds: UnpairedDataset) -> torch.utils.data.DataLoader:
+    def _loader(self, ds: Any) -> torch.utils.data.DataLoader:
         nw = self.cfg.data.num_workers
         sampler = self._sampler(ds, self.progress.epoch, self.progress.batch)
         # Own generator: a DataLoader otherwise draws its workers' base seed from torch's global RNG, which
         # the device-side augmentation uses, so a loader created at a resume point would shift every crop.
         gen = torch.Generator().manual_seed(self.cfg.train.seed)
-        return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_unpaired, num_workers=nw,
+        return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=self.kind.collate, num_workers=nw,
                                            pin_memory=self.device.type == "cuda", persistent_workers=False,
                                            generator=gen)
 
-    def _run_epoch(self, ds: UnpairedDataset, model: Objective, stop: _StopFlag) -> str | None:
+    def _run_epoch(self, ds: Any, model: Objective, stop: _StopFlag) -> str | None:
         p, t0 = self.progress, time.monotonic()
         sums: dict[str, float] = defaultdict(float)
         steps, skipped = 0, 0
@@ -292,8 +321,8 @@ class Trainer:
                 break
             for path, reason in (batch or {}).get("bad", []):
                 skipped += 1
-                self._warn_bad(path, reason)
-            no_batch, stopping = any_flag(batch is None or batch["A"] is None, stop.signum is not None,
+                self._warn_bad(path, reason, model.SKIPPED)
+            no_batch, stopping = any_flag(batch is None or batch[model.BATCH_KEY] is None, stop.signum is not None,
                                           device=self.device)
             if stopping:
                 return "signal"
@@ -311,13 +340,13 @@ class Trainer:
             self._periodic_save(model)
         if steps == 0 and skipped > 0:
             # Every drawn image was unreadable: running on would "finish" having trained nothing.
-            raise UserError(f"epoch {p.epoch + 1}: no trainable batch, all {skipped} drawn image(s) were unreadable "
-                            "(listed above); fix or remove them and run again")
+            raise UserError(f"epoch {p.epoch + 1}: no trainable batch, all {skipped} drawn item(s) were skipped as "
+                            f"{model.SKIPPED}s (listed above); fix or remove them and run again")
         self._epoch_summary(model, steps, skipped, sums, time.monotonic() - t0)
         return None
 
     def _step(self, model: Objective, batch: dict[str, Any]) -> dict[str, float]:
-        batch = augment_batch(batch, self.augment, self.device)  # crop/flip/jitter on the training device
+        batch = model.prepare_batch(batch)  # crop/flip/jitter (or scaling) on the training device
         try:
             return model.step(batch)
         except NonFiniteLossError as err:
@@ -326,10 +355,10 @@ class Trainer:
             raise UserError(f"training stopped at iteration {self.progress.iteration + 1}: {err}; {kept} "
                             "(resume with --resume, e.g. with a lower --set train.lr=...)") from None
 
-    def _warn_bad(self, path: str, reason: str) -> None:
+    def _warn_bad(self, path: str, reason: str, what: str = "unreadable image") -> None:
         if path not in self.warned:
             self.warned.add(path)
-            log.warning("skipping unreadable image %s: %s", path, reason)
+            log.warning("skipping %s %s: %s", what, path, reason)
 
     # -- logging ------------------------------------------------------------------------------------------
     def _log(self, model: Objective, losses: dict[str, float]) -> None:
@@ -338,12 +367,12 @@ class Trainer:
         if not self.info.is_main:
             return
         if p.iteration % self.cfg.log.every == 0:
-            rec = {"epoch": p.epoch + 1, "iter": p.iteration, "lr": model.lr, **losses}
+            rec = {"epoch": p.epoch + 1, "iter": p.iteration, "lr": model.lr, **model.log_extra(), **losses}
             append_jsonl(self.metrics_path, rec, fsync=False)
             for k, v in losses.items():
                 self.writer.add_scalar(f"loss/{k}", v, p.iteration)
             self.writer.add_scalar("lr", model.lr, p.iteration)
-            self.bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("G_A", "D_B", "cycle_A") if k in losses},
+            self.bar.set_postfix({k: f"{losses[k]:.3f}" for k in model.BAR_TERMS if k in losses},
                                  refresh=False)
         if p.iteration % self.cfg.log.image_every == 0 or p.iteration == 1:
             self._log_images(model)
@@ -359,6 +388,8 @@ class Trainer:
                     continue
                 x = v[n][:1].detach().float().cpu()
                 x = x.expand(-1, 3, -1, -1) if n.startswith("mask") else (x + 1) / 2
+                if tiles and x.shape[2:] != tiles[0].shape[2:]:  # multi-scale visuals (PyNET levels)
+                    x = torch.nn.functional.interpolate(x, size=tiles[0].shape[2:], mode="nearest")
                 tiles.append(x.clamp(0, 1))
             self.writer.add_image(f"images/{side}: " + " | ".join(n for n in names if n in v),
                                   make_grid(torch.cat(tiles), nrow=len(tiles)), self.progress.iteration)
@@ -369,9 +400,9 @@ class Trainer:
         p = self.progress
         order = (*model.LOSS_TERMS, *sorted(set(sums) - set(model.LOSS_TERMS)))
         means = " ".join(f"{k} {sums[k] / steps:.3f}" for k in order if k in sums) if steps else "no steps"
-        log.info("epoch %d/%d: %d it in %.0f s (%.2f s/it), lr %.2e, %s%s", p.epoch + 1, self._total_epochs(),
-                 steps, dt, dt / max(steps, 1), model.lr, means,
-                 f", skipped {skipped} unreadable image(s)" if skipped else "")
+        log.info("epoch %d/%d%s: %d it in %.0f s (%.2f s/it), lr %.2e, %s%s", p.epoch + 1, self._total_epochs(),
+                 model.epoch_note(), steps, dt, dt / max(steps, 1), model.lr, means,
+                 f", skipped {skipped} {model.SKIPPED}(s)" if skipped else "")
 
     # -- checkpoints --------------------------------------------------------------------------------------
     def _periodic_save(self, model: Objective) -> None:
@@ -383,7 +414,8 @@ class Trainer:
 
     def _state(self, model: Objective) -> dict[str, Any]:
         p = self.progress
-        state = {**model.state_dict(), "config": to_dict(self.cfg), "iteration": p.iteration, "epoch": p.epoch,
+        state = {**model.state_dict(), "config": to_dict(self.cfg), "provenance": provenance(),
+                 "iteration": p.iteration, "epoch": p.epoch,
                  "progress": {"epoch": p.epoch, "batch": p.batch, "iteration": p.iteration},
                  "world_size": self.info.world_size}
         pools, rng = model.pools_state(), rng_state()
@@ -404,7 +436,7 @@ class Trainer:
         if self.info.is_main:
             ckpt.save_checkpoint(latest, state)
             if numbered:  # nets only (~1/4 of latest.pt): for generate / comparisons, not for resuming
-                light = {k: state[k] for k in ("arch", "nets", "config", "iteration", "epoch")}
+                light = {k: state[k] for k in ("arch", "nets", "config", "provenance", "iteration", "epoch")}
                 ckpt.save_checkpoint(self.ckpt_dir / f"iter_{self.progress.iteration:07d}.pt", light)
         barrier()
         return latest

@@ -9,10 +9,10 @@ from torch import nn
 
 from gan_bokeh.errors import UserError, WeightsUnavailableError
 from gan_bokeh.nets import build_discriminator, build_generator
-from gan_bokeh.nets.vgg import VGGFeatures, vgg19_relu3_2
+from gan_bokeh.nets.vgg import VGGFeatures, vgg19_relu3_2, vgg19_relu5_4
 from gan_bokeh.train.config import ModelConfig
 
-__all__ = ["net_archs", "build_nets", "vgg_weights_url", "build_mask_vgg"]
+__all__ = ["net_archs", "build_nets", "vgg_weights_url", "build_mask_vgg", "build_content_vgg"]
 
 
 def net_archs(m: ModelConfig) -> dict[str, dict[str, Any]]:
@@ -48,15 +48,25 @@ def build_mask_vgg(path: str | os.PathLike[str] | None = None, *, download: bool
         WeightsUnavailableError: offline with nothing cached (message names cache file, URL, flag).
         UserError: the file is not a VGG19 state dict.
     """
+    return _build_vgg(vgg19_relu3_2(), "VGG19 ImageNet weights for the mask loss", path, download,
+                      "or --set train.mask_vgg_weight=0 to train the mask loss without its VGG part")
+
+
+def build_content_vgg(path: str | os.PathLike[str] | None = None, *, download: bool = True) -> VGGFeatures:
+    """VGG19 up to relu5_4 (PyNET's content loss) with ImageNet weights, resolved like :func:`build_mask_vgg`."""
+    return _build_vgg(vgg19_relu5_4(), "VGG19 ImageNet weights for the PyNET content loss", path, download,
+                      "or --set pynet.content_weight=0 to train without the VGG content term")
+
+
+def _build_vgg(net: VGGFeatures, what: str, path: str | os.PathLike[str] | None, download: bool,
+               alternative: str) -> VGGFeatures:
     from gan_bokeh.weights import resolve_weights
 
     try:
-        state = resolve_weights(vgg_weights_url(), what="VGG19 ImageNet weights for the mask loss",
-                                flag="--vgg-weights", path=path, download=download)
+        state = resolve_weights(vgg_weights_url(), what=what, flag="--vgg-weights", path=path, download=download)
     except WeightsUnavailableError as err:
-        raise WeightsUnavailableError(f"{err} (or --set train.mask_vgg_weight=0 to train the mask loss "
-                                      "without its VGG part)") from None
+        raise WeightsUnavailableError(f"{err} ({alternative})") from None
     try:
-        return vgg19_relu3_2().load_vgg_state_dict(state)
+        return net.load_vgg_state_dict(state)
     except ValueError as err:
         raise UserError(f"{path or 'cached VGG19 weights'}: {err}") from None
