@@ -114,6 +114,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mask_loss+mask,depth": ("mask_loss", ("model.inputs=[rgb, mask, depth]",)),
     "cut+mask,depth": ("cut", ("model.inputs=[rgb, mask, depth]",)),
     "defocus+mask,depth": ("defocus", ("model.inputs=[rgb, mask, depth]",)),
+    "portrait_bokeh": ("portrait_bokeh", ()),  # the recommended config: defocus + mask input
 }
 #: Reference rows: not trained.
 REFERENCES = ("input (unmodified)", "layers (renderer = ground truth)")
@@ -466,11 +467,15 @@ def score(root: Path, pred: Callable[[str, dict[str, Any]], np.ndarray], out_dir
 def train_overrides(b: Budget, dataset: Path, config: str, extra: Sequence[str], vgg: bool) -> list[str]:
     """``--set`` values that put a variant's config on the benchmark's budget (identical for every row)."""
     from gan_bokeh.config import load_config
+    from gan_bokeh.nets.registry import generator_blocks
     from gan_bokeh.train.config import TrainConfig
 
     n_images = b.n_per_domain
     epochs = max(1, math.ceil(b.iters * b.batch / n_images))
-    sets = [f"model.ngf={b.ngf}", f"model.ndf={b.ndf}", f"model.n_blocks={b.n_blocks}",
+    base = load_config(TrainConfig, config, overrides=list(extra))
+    # a name that fixes the block count (resnet_9blocks) would refuse the budget's: use the generic ResNet
+    named = ["model.generator=resnet"] if generator_blocks(base.model.generator) is not None else []
+    sets = [*named, f"model.ngf={b.ngf}", f"model.ndf={b.ndf}", f"model.n_blocks={b.n_blocks}",
             f"data.load_size={b.size + b.size // 8 // 4 * 4}", f"data.crop_size={b.size}", "data.num_workers=0",
             "data.cache=false", f"data.depth_dir={dataset / 'depth'}", f"train.batch_size={b.batch}",
             # constant LR for two thirds of the budget, then linear decay (the paper's 2:1 shape)

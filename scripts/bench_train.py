@@ -35,7 +35,8 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay", "cut", "fastcut", "defocus", "portrait_bokeh")
+VARIANTS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay", "cut", "fastcut", "defocus",
+            "portrait_bokeh")
 #: mode → (train.amp, train.amp_dtype, train.channels_last, torch.compile)
 MODES: dict[str, tuple[bool, str, bool, bool]] = {
     "fp32": (False, "float16", False, False),

