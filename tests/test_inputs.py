@@ -217,3 +217,22 @@ def test_every_objective_steps_with_every_input_set(name: str) -> None:
                                                         f"model.inputs={inputs}"])
         terms = build_objective(cfg, torch.device("cpu")).step(batch)
         assert terms and all(np.isfinite(v) for v in terms.values())
+
+
+def test_compare_feeds_mask_and_depth_to_a_generator_that_takes_them(tmp_path: Path) -> None:
+    """The report runs a generator trained with ``[rgb, mask, depth]`` with the input's mask and depth (catches
+    the report calling it RGB-only: every cell failed "give it a mask" in the demo's report)."""
+    from gan_bokeh.io import write_image, write_mask
+    from gan_bokeh.report.compare import CompareOptions, build_report
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    img = np.random.default_rng(2).random((48, 64, 3), dtype=np.float32)
+    write_image(photos / "p.png", img)
+    mask = np.zeros((48, 64), np.float32)
+    mask[10:40, 20:44] = 1.0
+    write_mask(photos / "p.mask.png", mask)
+    run = _inputs_run(tmp_path / "r")
+    _, stats, _ = build_report(CompareOptions(inputs=[photos], out_dir=tmp_path / "report", runs=[run],
+                                              methods=(), segment=False))
+    assert stats["failed"] == 0 and stats["made"] >= 2

@@ -266,7 +266,7 @@ class ReportBuilder:
             kind = "paired" if getattr(gen, "paired", False) else "GAN"
             ident = f"run:{_checkpoint_digest(run)}:work={self.o.work_size}"
             cols.append(_Column(slug(f"gan-{label}"), f"{label} ({kind})", self._gan_fn(gen, False),
-                                identity=ident + ":overlay=0"))
+                                needs_mask=bool(getattr(gen, "needs_mask", False)), identity=ident + ":overlay=0"))
             cols.append(_Column(slug(f"gan-{label}-overlay"), f"{label} + overlay", self._gan_fn(gen, True),
                                 needs_mask=True, identity=ident + ":overlay=1", pasted=True))
         return cols
@@ -286,9 +286,12 @@ class ReportBuilder:
     def _gan_fn(gen: Any, with_overlay: bool) -> Callable[..., np.ndarray]:
         def make(image: np.ndarray, mask: np.ndarray | None, depth: np.ndarray | None) -> np.ndarray:
             m = mask if with_overlay else None
-            if getattr(gen, "paired", False):  # the report's depth (file or mask fallback) when the model takes it
-                return gen.generate([image], None if m is None else [m], depths=[depth])[0]
-            return gen(image, m)
+            extra: dict[str, Any] = {}
+            if getattr(gen, "needs_depth", False):  # the report's depth (file or mask fallback)
+                extra["depths"] = [depth]
+            if getattr(gen, "needs_mask", False) or getattr(gen, "renders", False):  # mask input / gather
+                extra["subject_masks"] = [mask]
+            return gen.generate([image], None if m is None else [m], **extra)[0]
 
         return make
 
