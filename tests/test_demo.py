@@ -112,6 +112,9 @@ def test_claim_check_pairs_images_and_words_the_verdict_by_the_interval():
     m["mask_loss"]["bg_hf_ratio"] = 1.2
     assert "not blurred" in claim_check(m, {}, per)[0] and "does NOT hold" in claim_check(m, {}, per)[0]
     assert "too few to judge" in claim_check(m, {}, {"cyclegan": _rows([1]), "mask_loss": _rows([2])})[0]
+    m["mask_loss"]["bg_hf_ratio"] = 0.6  # a generator that leaves every subject untouched (renders around it)
+    kept = claim_check(m, {}, {"cyclegan": _rows([20, 21]), "mask_loss": _rows([100, 100])})[0]
+    assert "identical to the input in all n=2" in kept and kept.endswith("claim holds on this set")
     m["mask_loss"]["bg_hf_ratio"] = 0.6
     tiny = claim_check(m, {}, {"cyclegan": _rows([20, 21, 22]), "mask_loss": _rows([20.01, 21.01, 22.01])})[0]
     assert "negligible" in tiny and "holds" not in tiny  # a consistent +0.01 dB is not a result
