@@ -91,7 +91,8 @@ class Sources:
 
                 self.segmenter = get_segmenter(self.job.segmenter, device=self.job.device)
             except (ImportError, UserError) as err:  # WeightsUnavailableError is a UserError
-                log.warning("no mask and no segmenter (%s); rendering without a subject mask", err)
+                log.warning("no mask and no segmenter (%s); rendering without a subject mask (make masks with "
+                            "`gan-bokeh segment` and pass --mask DIR)", err)
                 self.segmenter_failed = True
                 return None, "none"
         return np.clip(self.segmenter(image), 0, 1).astype(np.float32), f"segmenter:{self.segmenter.name}"
