@@ -61,7 +61,7 @@ def working_shape(height: int, width: int, short_side: int, multiple: int = 4) -
     return _round(height * scale), _round(width * scale)
 
 
-def _ramp(tile: int, overlap: int) -> np.ndarray:
+def ramp_window(tile: int, overlap: int) -> np.ndarray:
     """1-D blending window: 1 in the middle, linear ramps over ``overlap`` px at both ends."""
     r = np.ones(tile, np.float32)
     if overlap > 0:
@@ -71,7 +71,7 @@ def _ramp(tile: int, overlap: int) -> np.ndarray:
     return r
 
 
-def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     if length <= tile:
         return [0]
     n = math.ceil((length - overlap) / (tile - overlap))
@@ -111,10 +111,10 @@ def run_tiled(net: nn.Module, image: np.ndarray, tile: int, overlap: int = 32,
     h, w = image.shape[:2]
     th, tw = min(tile, h), min(tile, w)
     ov = min(overlap, th // 2, tw // 2)
-    boxes = [(y, x) for y in _tile_starts(h, th, ov) for x in _tile_starts(w, tw, ov)]
+    boxes = [(y, x) for y in tile_starts(h, th, ov) for x in tile_starts(w, tw, ov)]
     acc = np.zeros((h, w, 3), np.float32)
     wsum = np.zeros((h, w, 1), np.float32)
-    weight = np.outer(_ramp(th, ov), _ramp(tw, ov))[..., None]
+    weight = np.outer(ramp_window(th, ov), ramp_window(tw, ov))[..., None]
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i:i + batch_size]
         out = run_network(net, np.stack([image[y:y + th, x:x + tw] for y, x in chunk]), device)

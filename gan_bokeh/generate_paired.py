@@ -140,7 +140,7 @@ class PairedGenerator:
 
     def _run_tiled(self, x: torch.Tensor, tile: int) -> torch.Tensor:
         """Overlapping ``tile``-px input blocks, blended with linear ramps at the output scale."""
-        from gan_bokeh.generate import _ramp, _tile_starts
+        from gan_bokeh.generate import ramp_window, tile_starts
         from gan_bokeh.nets.pynet import level_scale
 
         s = level_scale(self.level)
@@ -149,11 +149,12 @@ class PairedGenerator:
         ov = min(self.overlap, th // 2, tw // 2)
         acc = torch.zeros(1, 3, round(h * s), round(w * s))
         wsum = torch.zeros(1, 1, *acc.shape[-2:])
-        for y0 in _tile_starts(h, th, ov):
-            for x0 in _tile_starts(w, tw, ov):
+        for y0 in tile_starts(h, th, ov):
+            for x0 in tile_starts(w, tw, ov):
                 out = self._run(x[..., y0:y0 + th, x0:x0 + tw])
                 oh, ow = out.shape[-2:]
-                wt = torch.from_numpy(np.outer(_ramp(oh, round(ov * s)), _ramp(ow, round(ov * s))))[None, None]
+                ovs = round(ov * s)
+                wt = torch.from_numpy(np.outer(ramp_window(oh, ovs), ramp_window(ow, ovs)))[None, None]
                 oy, ox = round(y0 * s), round(x0 * s)
                 acc[..., oy:oy + oh, ox:ox + ow] += out * wt
                 wsum[..., oy:oy + oh, ox:ox + ow] += wt

@@ -600,9 +600,9 @@ def reference_rows(out: Path, fid: bool) -> dict[str, dict[str, Any]]:
 
 def _finite(obj: Any) -> Any:
     """NaN → ``None`` (JSON has no NaN); PSNR is capped at 100 dB, so nothing else is non-finite."""
-    from gan_bokeh.evaluate.runner import _without_nan
+    from gan_bokeh.evaluate.runner import without_nan
 
-    return _without_nan(obj)
+    return without_nan(obj)
 
 
 # --------------------------------------------------------------------------------------------- table

@@ -33,7 +33,7 @@ def stage_photos(cfg: DemoConfig) -> dict[str, Any]:
     return {"photos": recs}
 
 
-def _selfie_segmenter(mode: str) -> tuple[Any | None, str]:
+def selfie_segmenter(mode: str) -> tuple[Any | None, str]:
     """The offline person segmenter, or ``(None, reason)`` when it is unavailable and mode allows that."""
     if mode == "grabcut":
         return None, "--masks grabcut"

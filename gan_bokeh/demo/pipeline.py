@@ -30,7 +30,7 @@ from gan_bokeh.demo.config import (
     DemoConfig,
     make_config,
 )
-from gan_bokeh.demo.dataset import _selfie_segmenter, stage_dataset, stage_masks, stage_photos
+from gan_bokeh.demo.dataset import selfie_segmenter, stage_dataset, stage_masks, stage_photos
 from gan_bokeh.demo.outputs import output_sets, stage_compare, stage_evaluate, stage_generate, stage_render
 from gan_bokeh.demo.scheduler import stage_train_all, train_overrides, vgg_available
 from gan_bokeh.demo.stages import Stages, say
@@ -76,7 +76,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
          f"{cfg.size} px → {cfg.out}")
 
     stages.run("photos", {"size": cfg.source_px, "v": 2}, lambda: stage_photos(cfg), [cfg.out / "sources"])
-    seg, why = _selfie_segmenter(cfg.masks)  # resolved first: the masks' key names the backend used
+    seg, why = selfie_segmenter(cfg.masks)  # resolved first: the masks' key names the backend used
     backend = getattr(seg, "name", "selfie") if seg is not None else "grabcut"
     _, masks_info = stages.run("masks", {"backend": backend, "v": 1}, lambda: stage_masks(cfg, seg, why),
                                [cfg.out / "sources"], after=["photos"])

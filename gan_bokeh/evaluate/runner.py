@@ -168,7 +168,7 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
     mean = mean_metrics(rows)
     if real_b_dir is not None:
         mean.update(_fid_kid(list(preds.values()), real_b_dir, inception_weights, notes))
-    return _without_nan({"per_image": rows, "mean": mean, "notes": notes})
+    return without_nan({"per_image": rows, "mean": mean, "notes": notes})
 
 
 def _lpips_or_note(notes: list[str]) -> Any:
@@ -238,7 +238,7 @@ def write_metrics(result: dict[str, Any], out_dir: str | os.PathLike[str]) -> tu
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jpath, cpath = out / "metrics.json", out / "metrics.csv"
-    result = _without_nan(result)
+    result = without_nan(result)
     atomic_write_text(jpath, json.dumps(result, indent=2, allow_nan=False) + "\n")
     keys = [k for k in METRIC_KEYS if k in result["mean"] or any(k in r for r in result["per_image"])]
     buf = io.StringIO()
@@ -251,14 +251,14 @@ def write_metrics(result: dict[str, Any], out_dir: str | os.PathLike[str]) -> tu
     return jpath, cpath
 
 
-def _without_nan(obj: Any) -> Any:
+def without_nan(obj: Any) -> Any:
     """NaN → ``None`` everywhere (JSON has no NaN)."""
     if isinstance(obj, float) and math.isnan(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _without_nan(v) for k, v in obj.items()}
+        return {k: without_nan(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_without_nan(v) for v in obj]
+        return [without_nan(v) for v in obj]
     return obj
 
 
