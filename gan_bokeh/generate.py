@@ -248,16 +248,22 @@ class FullResGenerator:
                         ) -> tuple[FullResGenerator, dict[str, Any]]:
         """Load G/F from a run folder or checkpoint, working in the geometry training saw (see
         :func:`training_geometry`); an explicit ``work_size`` changes only the size."""
-        from gan_bokeh.runtime import pick_device
         from gan_bokeh.train.checkpoint import load_generator
 
-        dev = pick_device(device) if not isinstance(device, torch.device) else device
         net, state = load_generator(run_or_file, direction, map_location="cpu")
-        net.to(dev)
+        return cls.from_net(net, state, device, work_size, **kwargs), state
+
+    @classmethod
+    def from_net(cls, net: nn.Module, state: dict[str, Any], device: Any = None, work_size: int | None = None,
+                 **kwargs: Any) -> FullResGenerator:
+        """Wrap a loaded generator of checkpoint ``state`` (see :meth:`from_checkpoint`)."""
+        from gan_bokeh.runtime import pick_device
+
+        dev = pick_device(device) if not isinstance(device, torch.device) else device
         size, squash = training_geometry(state)
         kwargs.setdefault("squash", squash)
-        return cls(net=net, work_size=size if work_size is None else work_size, device=dev, inputs=inputs_of(state),
-                   **kwargs), state
+        return cls(net=net.to(dev), work_size=size if work_size is None else work_size, device=dev,
+                   inputs=inputs_of(state), **kwargs)
 
     def working_input(self, image: np.ndarray) -> np.ndarray:
         """Downscale ``image`` to the working resolution."""
@@ -340,6 +346,22 @@ class FullResGenerator:
                 m = torch.from_numpy(np.ascontiguousarray(m_full))[None, None].to(self.device)
             out = self.net.render_full(full.to(self.device), radius, m)
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().cpu().numpy())
+
+
+def open_generator(run_or_file: str | os.PathLike[str], direction: str = "AtoB", device: Any = None,
+                   work_size: int | None = None, merge: str = "detail", tile: int = 0) -> tuple[Any, dict[str, Any]]:
+    """The generator of a run, read once: a GAN run → :class:`FullResGenerator`, a paired (PyNET) run →
+    :class:`~gan_bokeh.generate_paired.PairedGenerator` (fully convolutional: ``work_size`` is the short side
+    of a model trained on resized photos, 0/None = full size; no merge). Returns ``(generator, state)``."""
+    from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
+    from gan_bokeh.train.checkpoint import generator_from_state, load_checkpoint
+
+    state = load_checkpoint(run_or_file)
+    if is_paired_state(state):
+        net = generator_from_state(state, "AtoB", run_or_file)
+        return PairedGenerator.from_net(net, state, device, tile=tile, work_short=work_size or 0), state
+    net = generator_from_state(state, direction, run_or_file)
+    return FullResGenerator.from_net(net, state, device, work_size, merge=merge, tile=tile), state
 
 
 def inputs_of(state: dict[str, Any]) -> tuple[str, ...]:

@@ -109,14 +109,20 @@ class PairedGenerator:
     @classmethod
     def from_checkpoint(cls, run_or_file: str | os.PathLike[str], device: Any = None, **kwargs: Any
                         ) -> tuple[PairedGenerator, dict[str, Any]]:
-        from gan_bokeh.runtime import pick_device
         from gan_bokeh.train.checkpoint import load_generator
 
-        dev = pick_device(device) if not isinstance(device, torch.device) else device
         net, state = load_generator(run_or_file, "AtoB", map_location="cpu")
         if not is_paired_state(state):
             raise UserError(f"{run_or_file}: not a paired (PyNET) run")
-        return cls(net=net.to(dev), level=trained_level(state), device=dev, **kwargs), state
+        return cls.from_net(net, state, device, **kwargs), state
+
+    @classmethod
+    def from_net(cls, net: nn.Module, state: dict[str, Any], device: Any = None, **kwargs: Any) -> PairedGenerator:
+        """Wrap a loaded PyNET of checkpoint ``state`` (see :meth:`from_checkpoint`)."""
+        from gan_bokeh.runtime import pick_device
+
+        dev = pick_device(device) if not isinstance(device, torch.device) else device
+        return cls(net=net.to(dev), level=trained_level(state), device=dev, **kwargs)
 
     def _input(self, image: np.ndarray, depth: np.ndarray | None) -> torch.Tensor:
         """``(1, 3|4, h, w)`` in [-1, 1]: the photo at half size (the authors' input scale) [+ depth]."""

@@ -24,7 +24,7 @@ import numpy as np
 from gan_bokeh.batch.loop import BatchResult, Outcome, failure_reason, run_batch
 from gan_bokeh.errors import UserError
 
-__all__ = ["GenerateJob", "generate_and_write", "generate_files"]
+__all__ = ["GenerateJob", "InputMaps", "generate_and_write", "generate_files"]
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +75,6 @@ def _check(job: GenerateJob, inputs: list[str | os.PathLike[str]], paths: list[P
             raise UserError(f"--out {job.out}: is the input folder; choose another folder (inputs are never "
                             "overwritten)")
     refuse_overwriting_inputs(job.out, paths)
-
-
-def open_generator(job: GenerateJob) -> tuple[Any, dict[str, Any]]:
-    """A GAN run → :class:`~gan_bokeh.generate.FullResGenerator`; a paired (PyNET) run →
-    :class:`~gan_bokeh.generate_paired.PairedGenerator` (fully convolutional: no work size or merge)."""
-    from gan_bokeh.generate import FullResGenerator
-    from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
-    from gan_bokeh.train.checkpoint import load_checkpoint
-
-    if is_paired_state(load_checkpoint(job.checkpoint)):
-        return PairedGenerator.from_checkpoint(job.checkpoint, device=job.device, tile=job.tile,
-                                               work_short=job.work_size or 0)
-    return FullResGenerator.from_checkpoint(job.checkpoint, job.direction, device=job.device,
-                                            work_size=job.work_size, merge=job.merge, tile=job.tile)
 
 
 class InputMaps:
@@ -202,7 +188,7 @@ def generate_files(inputs: list[str | os.PathLike[str]], job: GenerateJob, *, pr
         UserError: before any work — bad settings, no images, ``--out`` = an input folder, a bad checkpoint,
             overlay on and no mask nor segmenter.
     """
-    from gan_bokeh.generate import overlay_default
+    from gan_bokeh.generate import open_generator, overlay_default
     from gan_bokeh.io import atomic_write_text, list_images, read_image_alpha
     from gan_bokeh.runtime import torch_threads
     from gan_bokeh.train.checkpoint import resolve_checkpoint
@@ -210,7 +196,8 @@ def generate_files(inputs: list[str | os.PathLike[str]], job: GenerateJob, *, pr
     paths = list_images(inputs)
     _check(job, inputs, paths)
     torch_threads()
-    gen, state = open_generator(job)
+    gen, state = open_generator(job.checkpoint, job.direction, device=job.device, work_size=job.work_size,
+                                merge=job.merge, tile=job.tile)  # the checkpoint is read once
     use_overlay = overlay_default(state) if job.overlay is None else job.overlay
     maps = InputMaps(job, gen, use_overlay)
     job.out.mkdir(parents=True, exist_ok=True)

@@ -273,14 +273,9 @@ class ReportBuilder:
 
     def _load_run(self, run: str | os.PathLike[str]) -> Any:
         """A GAN run's :class:`FullResGenerator`, or a paired (PyNET) run's :class:`PairedGenerator`."""
-        from gan_bokeh.generate import FullResGenerator
-        from gan_bokeh.generate_paired import PairedGenerator, is_paired_state
-        from gan_bokeh.train.checkpoint import load_checkpoint
+        from gan_bokeh.generate import open_generator
 
-        if is_paired_state(load_checkpoint(run)):
-            return PairedGenerator.from_checkpoint(run, device=self.o.device)[0]
-        gen, _state = FullResGenerator.from_checkpoint(run, "AtoB", device=self.o.device, work_size=self.o.work_size)
-        return gen
+        return open_generator(run, "AtoB", device=self.o.device, work_size=self.o.work_size)[0]
 
     @staticmethod
     def _gan_fn(gen: Any, with_overlay: bool) -> Callable[..., np.ndarray]:

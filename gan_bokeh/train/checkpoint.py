@@ -88,10 +88,19 @@ def load_generator(run_or_file: str | os.PathLike[str], direction: str = "AtoB",
     if direction not in DIRECTIONS:
         raise UserError(f"--direction {direction}: choose AtoB or BtoA")
     state = load_checkpoint(run_or_file, map_location)
+    return generator_from_state(state, direction, run_or_file), state
+
+
+def generator_from_state(state: dict[str, Any], direction: str = "AtoB",
+                         source: str | os.PathLike[str] = "checkpoint") -> nn.Module:
+    """G (``AtoB``) or F (``BtoA``) of an already loaded checkpoint, in eval mode (``source`` names it in
+    the error)."""
+    if direction not in DIRECTIONS:
+        raise UserError(f"--direction {direction}: choose AtoB or BtoA")
     key = DIRECTIONS[direction]
     try:
         net = build_net_from_arch(state["arch"][key])
         net.load_state_dict(state["nets"][key])
     except (KeyError, RuntimeError) as err:
-        raise UserError(f"{run_or_file}: checkpoint has no usable {key} network ({err})") from None
-    return net.eval(), state
+        raise UserError(f"{source}: checkpoint has no usable {key} network ({err})") from None
+    return net.eval()
