@@ -92,6 +92,8 @@ class PairedGenerator:
             raise UserError(f"--tile {self.tile}: use 0 (whole image) or a multiple of 32, at least 64")
         if self.work_short < 0:
             raise UserError(f"--work-size {self.work_short}: use a positive short side")
+        if self.work_short:  # what generate.json and the summary line record
+            self.work_size = f"short side {self.work_short} (paired model)"
 
     #: Shared with :class:`~gan_bokeh.generate.FullResGenerator`: a paired model never takes a mask and
     #: synthesises its output (no blur-radius map).
