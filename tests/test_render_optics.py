@@ -105,3 +105,26 @@ def test_kernel_softness_rolls_off_the_disc_edge_and_keeps_energy():
     assert hard[32, 32 + 11] < 1e-4 < soft[32, 32 + 11]      # beyond radius 8 + the 1-px ramp
     assert soft.sum() == pytest.approx(hard.sum(), rel=0.03)
     assert soft[32, 32] < hard[32, 32]
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.5, 2.5])
+def test_edge_blur_reads_back_a_known_gaussian_blur(sigma):
+    """A step edge blurred with σ reads back as sqrt(σ² + own²), own = what a pixel-sharp step reads
+    (the estimator's own blur), within 5 %; a region with no edge gives nan. Catches the re-blur ratio
+    inverted or the wrong σ₀ in the formula."""
+    import cv2
+
+    from gan_bokeh.render.calibrate import edge_blur
+
+    step = np.zeros((64, 128, 3), np.float32)
+    step[:, 64:] = 0.8
+    step[:, :, 0] += 0.1
+    blurred = cv2.GaussianBlur(step, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    everywhere = np.ones((64, 128), bool)
+    own, _ = edge_blur(step, everywhere)
+    estimate, n = edge_blur(blurred, everywhere)
+    assert 0.5 < own < 1.2
+    assert n > 0 and estimate == pytest.approx(np.hypot(sigma, own), rel=0.05)
+    flat_only = np.zeros_like(everywhere)
+    flat_only[:, :20] = True
+    assert np.isnan(edge_blur(blurred, flat_only)[0])

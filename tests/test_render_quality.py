@@ -24,16 +24,26 @@ def pairs_f18(shared_data):
 
 
 def test_layers_fitted_on_other_pairs_beat_the_baselines_on_the_held_out_pair(pairs_f18, artifacts_dir):
-    """Leave-one-out over the six real pairs: the ``layers`` strength (the aperture calibration) is chosen
-    on five pairs and scored on the sixth, never on a pair that chose it. The library's other defaults
-    (blur curve, kernel softness, matting, highlights) were chosen by the same leave-one-out procedure
-    over a larger grid (scripts/fit_render_optics.py; docs/rendering.md). Held out, ``layers`` must beat
-    the unmodified input on mean gain-fitted PSNR and SSIM, and the paper's Gaussian baseline and the naive
-    six-bucket depth blur (best of three strengths on the mean, chosen on the scored pairs: an advantage
-    to the baseline) on PSNR. On SSIM it is measured *behind* both (≈ −0.01; the project's target of
-    beating them was not reached): the test only stops it from falling further. Catches a renderer change
-    that only wins on the photos it was tuned on."""
-    from gan_bokeh.render.calibrate import layers_grid, loo_report
+    """Leave-one-out over the six real pairs: the ``layers`` strength (third-stop f-numbers f/1–f/4) is
+    chosen on five pairs and scored on the sixth, never on a pair that chose it; the library's other
+    defaults were chosen by the same procedure over a larger grid (scripts/fit_render_optics.py).
+
+    Held out against the naive six-bucket depth blur with *its* strength (best of three) also chosen on the
+    other pairs, ``layers`` must win by ≥ 0.5 dB mean gain-fitted PSNR and on SSIM (measured +0.78 dB,
+    +0.006), and beat the unmodified input on both. Against references that are not fitted on other pairs —
+    the paper's Gaussian (library defaults) and the naive blur with its strength chosen on the scored pairs
+    themselves — it is measured ahead on PSNR (+0.3 dB) and ≈ 0.01 behind on SSIM: those lines only keep it
+    from falling further (docs/rendering.md explains why no fixed strength transfers between scenes).
+    Fails when the depth does not belong to the photo (flipped upside down) or the strength is ignored."""
+    from gan_bokeh.render.calibrate import (
+        GAUSSIAN_ROW,
+        INPUT_ROW,
+        LAYERS_HELD_OUT,
+        NAIVE_HELD_OUT,
+        NAIVE_ON_SCORED,
+        layers_grid,
+        loo_report,
+    )
 
     pairs = pairs_f18
     assert len(pairs) == 6, [p.name for p in pairs]
@@ -41,12 +51,13 @@ def test_layers_fitted_on_other_pairs_beat_the_baselines_on_the_held_out_pair(pa
     table = f"layers fitted leave-one-out vs real f/1.8 ({WIDTH} px, gain-fitted PSNR / SSIM)\n\n" + table
     print("\n" + table)
     (artifacts_dir / "render_quality.md").write_text(table)
-    layers = means["layers (leave-one-out)"]
-    naive = next(v for k, v in means.items() if k.startswith("naive 6-bucket, best of 3 on the mean"))
-    raw, gauss = means["input (no blur)"], means["gaussian (paper §3.2)"]
+    layers, naive_held = means[LAYERS_HELD_OUT], means[NAIVE_HELD_OUT]
+    naive_scored = next(v for k, v in means.items() if k.startswith(NAIVE_ON_SCORED))
+    raw, gauss = means[INPUT_ROW], means[GAUSSIAN_ROW]
+    assert layers[0] > naive_held[0] + 0.5 and layers[1] > naive_held[1], (layers, naive_held)
     assert layers[0] > raw[0] + 2.5 and layers[1] > raw[1] + 0.1
-    assert layers[0] > gauss[0] + 0.2 and layers[0] > naive[0] + 0.2
-    assert layers[1] > gauss[1] - 0.02 and layers[1] > naive[1] - 0.02
+    assert layers[0] > gauss[0] + 0.2 and layers[0] > naive_scored[0] + 0.2
+    assert layers[1] > gauss[1] - 0.02 and layers[1] > naive_scored[1] - 0.02
 
 
 def test_aperture_control_follows_real_f_numbers(shared_data, pairs_f18, artifacts_dir):
