@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,6 +26,9 @@ def _test_cache_root() -> str:
     models = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gan-bokeh" / "models"
     models.mkdir(parents=True, exist_ok=True)
     (root / "models").symlink_to(models, target_is_directory=True)
+    # removed when the process that made it exits (xdist workers inherit the variable and make none);
+    # rmtree unlinks the models/ symlink without following it
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     return str(root)
 
 
