@@ -4,7 +4,8 @@
 For each pair, the setting (strength, blur curve, kernel softness, highlight restoration, matting, feather)
 with the best mean gain-fitted PSNR on the *other* pairs is chosen and the held-out pair is scored under
 it; the table lists which pairs fitted each score. References: the unmodified input, the paper's Gaussian
-baseline and a naive six-bucket depth blur (best of three strengths). Prints Markdown::
+baseline and a naive six-bucket depth blur (best of three strengths, chosen leave-one-out like ``layers``,
+on the scored pairs themselves, and per pair). Prints Markdown::
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/fit_render_optics.py [--data ../shared/data] [--quick]
 """
