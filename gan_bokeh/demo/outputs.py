@@ -34,9 +34,6 @@ def stage_generate(cfg: DemoConfig, variant: str, overlay: bool, dest: Path) -> 
     return {"variant": variant, "overlay": overlay, "images": len(list(dest.glob("*.png")))}
 
 
-
-
-
 def render_options(method: str, image: Any) -> dict[str, Any]:
     """Renderer options for the demo's table: ``layers`` blurs as strongly as the domain-B photos the GANs
     were trained to imitate (its default f/1.8 gives about 1 px of blur on a 128-px photo)."""
