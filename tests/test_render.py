@@ -364,3 +364,12 @@ def test_cli_refuses_out_equal_to_input_and_names_bad_side_files(tmp_path, capsy
     assert rc == 2 and err.strip().splitlines() == [
         "gan-bokeh render: error: --depth-colormap nosuch: unknown colormap; use a matplotlib name such as "
         "Spectral or viridis"]
+
+
+def test_cli_highlight_modes_match_the_renderer():
+    """The CLI's literal --highlight-mode choices (kept literal for a fast --help) are the renderer's modes:
+    fails when a mode is added to or renamed in gan_bokeh.render.layers but not in the CLI (or back)."""
+    from gan_bokeh.cli.render import HIGHLIGHT_MODE_CHOICES
+    from gan_bokeh.render.layers import HIGHLIGHT_MODES
+
+    assert HIGHLIGHT_MODE_CHOICES == HIGHLIGHT_MODES

@@ -32,10 +32,11 @@ HELP = "render shallow depth of field without training (smoothing baselines, dep
 
 METHOD_CHOICES = RENDERERS.names()
 KERNEL_CHOICES = KERNELS.names()
-# == gan_bokeh.segment.BACKENDS / gan_bokeh.render.layers.BLUR_CURVES (literal: keeps --help fast;
-# tests/test_cli_registries.py checks they agree)
+# == gan_bokeh.segment.BACKENDS / gan_bokeh.render.layers.BLUR_CURVES / HIGHLIGHT_MODES (literal: keeps --help
+# fast; tests/test_cli_registries.py and tests/test_render.py check they agree)
 SEGMENTER_CHOICES = ("auto", "deeplab", "selfie", "u2net")
 CURVE_CHOICES = ("thin-lens", "power")
+HIGHLIGHT_MODE_CHOICES = ("points", "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel", choices=KERNEL_CHOICES, default="disk", help="aperture shape (default disk)")
     parser.add_argument("--highlight", type=float, default=0.0, metavar="G",
                         help="boost small bright points by up to 1+G so they become bokeh discs (default 0)")
-    parser.add_argument("--highlight-mode", choices=("points", "all"), default="points",
+    parser.add_argument("--highlight-mode", choices=HIGHLIGHT_MODE_CHOICES, default="points",
                         help="restore small bright points only (default) or every near-saturated pixel")
     parser.add_argument("--kernel-softness", type=float, default=None, metavar="S",
                         help="Gaussian roll-off of the aperture edge, σ = S × radius (default: see "
