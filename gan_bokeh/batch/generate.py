@@ -213,7 +213,7 @@ def generate_files(inputs: list[str | os.PathLike[str]], job: GenerateJob, *, pr
         from gan_bokeh.errors import BadImageError
 
         outcomes: list[Outcome] = []
-        batch, images, alphas, masks, subjects, depths = [], [], [], [], [], []
+        batch, images, alphas, masks, depths = [], [], [], [], []
         for p in chunk:
             try:
                 rgb, alpha = read_image_alpha(p)
@@ -226,12 +226,11 @@ def generate_files(inputs: list[str | os.PathLike[str]], job: GenerateJob, *, pr
             batch.append(p)
             images.append(rgb)
             alphas.append(alpha)
-            masks.append(m)
-            subjects.append(m)
+            masks.append(m)  # the overlay's mask and the generator's subject mask are the same one
             depths.append(d)
         if batch:
             outcomes += generate_and_write(gen, batch, images, alphas, masks if use_overlay else None,
-                                           job.out, job.quality, subjects, depths)
+                                           job.out, job.quality, masks, depths)
         return outcomes
 
     res = run_batch(paths, work, command="generate", out=job.out, chunk_size=job.batch_size, progress=progress)
