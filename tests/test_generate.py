@@ -312,3 +312,20 @@ def test_cli_generate_records_a_photo_without_its_depth_file_and_carries_on(tmp_
     assert "1 done" in cap.out and "1 failed" in cap.out
     assert "b.png" in cap.err and "no depth file" in cap.err and "Traceback" not in cap.err
     assert (tmp_path / "o" / "a.png").is_file() and not (tmp_path / "o" / "b.png").exists()
+
+
+def test_cli_generate_refuses_one_depth_file_for_several_photos(tmp_path, capsys):
+    """``--depth FILE`` with a folder of photos is a one-line error, exit 2 (catches every photo silently
+    given the same depth map, as ``--mask FILE`` already refuses)."""
+    from gan_bokeh.cli import main
+
+    run = make_run(tmp_path)
+    src = tmp_path / "in"
+    src.mkdir()
+    for stem in ("a", "b"):
+        _write_photo(src / f"{stem}.jpg")
+    np.save(tmp_path / "d.npy", np.zeros((60, 80), np.float32))
+    assert main(["generate", "--checkpoint", str(run), "--input", str(src), "--out", str(tmp_path / "o"),
+                 "--depth", str(tmp_path / "d.npy"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "--depth" in err and "single input" in err and "Traceback" not in err

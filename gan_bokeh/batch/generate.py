@@ -70,6 +70,8 @@ def _check(job: GenerateJob, inputs: list[str | os.PathLike[str]], paths: list[P
         raise UserError(f"--mask {job.mask}: no such file or folder")
     if job.mask is not None and job.mask.is_file() and len(paths) > 1:
         raise UserError(f"--mask {job.mask}: a single mask file needs a single input image; pass a folder")
+    if job.depth is not None and job.depth.is_file() and len(paths) > 1:  # else every photo gets this one map
+        raise UserError(f"--depth {job.depth}: a single depth file needs a single input image; pass a folder")
     for raw in inputs:
         if Path(raw).is_dir() and Path(raw).resolve() == job.out.resolve():
             raise UserError(f"--out {job.out}: is the input folder; choose another folder (inputs are never "
