@@ -70,6 +70,8 @@ def _check(job: GenerateJob, inputs: list[str | os.PathLike[str]], paths: list[P
         raise UserError(f"--mask {job.mask}: no such file or folder")
     if job.mask is not None and job.mask.is_file() and len(paths) > 1:
         raise UserError(f"--mask {job.mask}: a single mask file needs a single input image; pass a folder")
+    if job.depth is not None and job.depth.is_file() and len(paths) > 1:  # else every photo gets this one map
+        raise UserError(f"--depth {job.depth}: a single depth file needs a single input image; pass a folder")
     for raw in inputs:
         if Path(raw).is_dir() and Path(raw).resolve() == job.out.resolve():
             raise UserError(f"--out {job.out}: is the input folder; choose another folder (inputs are never "
@@ -125,13 +127,14 @@ class InputMaps:
         """The depth input of a generator trained with depth (``None`` otherwise), at the photo's size."""
         from gan_bokeh.depth import estimate_depth, find_depth_file, resize_depth
         from gan_bokeh.depth.registry import backend_for
+        from gan_bokeh.errors import BadImageError
 
         if not self.gen.needs_depth:
             return None
         j = self.job
         found = find_depth_file(path, j.depth)
-        if j.depth is not None and found is None:
-            raise UserError(f"{path.name}: no depth file <stem>.* in {j.depth}")
+        if j.depth is not None and found is None:  # this photo's input is missing: record it, carry on
+            raise BadImageError(path, f"no depth file <stem>.* in {j.depth}")
         res = estimate_depth(image, backend=backend_for(j.depth_backend, found), mask=mask, path=found,
                              kind=j.depth_kind, colormap=j.depth_colormap, weights=j.depth_weights, device=j.device)
         self.sources["depth"][res.backend] += 1
@@ -213,7 +216,7 @@ def generate_files(inputs: list[str | os.PathLike[str]], job: GenerateJob, *, pr
         from gan_bokeh.errors import BadImageError
 
         outcomes: list[Outcome] = []
-        batch, images, alphas, masks, subjects, depths = [], [], [], [], [], []
+        batch, images, alphas, masks, depths = [], [], [], [], []
         for p in chunk:
             try:
                 rgb, alpha = read_image_alpha(p)
@@ -226,12 +229,11 @@ def generate_files(inputs: list[str | os.PathLike[str]], job: GenerateJob, *, pr
             batch.append(p)
             images.append(rgb)
             alphas.append(alpha)
-            masks.append(m)
-            subjects.append(m)
+            masks.append(m)  # the overlay's mask and the generator's subject mask are the same one
             depths.append(d)
         if batch:
             outcomes += generate_and_write(gen, batch, images, alphas, masks if use_overlay else None,
-                                           job.out, job.quality, subjects, depths)
+                                           job.out, job.quality, masks, depths)
         return outcomes
 
     res = run_batch(paths, work, command="generate", out=job.out, chunk_size=job.batch_size, progress=progress)

@@ -303,7 +303,11 @@ class ReportBuilder:
             alpha = resize_image(alpha, shape) if alpha is not None else None
         return rgb, alpha
 
-    def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+    def _mask(self, path: Path, image: np.ndarray, alpha: np.ndarray | None,
+              image_digest: str | None = None) -> tuple[np.ndarray | None, str]:
+        """The one mask rule, else the segmenter's mask cached from an input whose content hash is
+        ``image_digest`` (:func:`array_digest` of ``image``; :meth:`build` passes the one it keys the row's
+        cells with, so the photo is hashed once)."""
         from gan_bokeh.io import find_mask, read_mask
 
         src = find_mask(path, self.o.mask_dir, alpha=alpha)  # the one mask rule (gan_bokeh.io.masks)
@@ -317,9 +321,10 @@ class ReportBuilder:
                 made_from = json.loads(side.read_text()).get("input")
             except (ValueError, OSError):
                 made_from = None
-            m = read_mask(cached)
-            if made_from == array_digest(image) and m.shape == image.shape[:2]:  # segmented from this input
-                return m, "segmenter (cached)"
+            if made_from == (image_digest or array_digest(image)):  # segmented from this input
+                m = read_mask(cached)
+                if m.shape == image.shape[:2]:
+                    return m, "segmenter (cached)"
         if not self.o.segment or self._segmenter_failed:
             return None, "no mask"
         try:
@@ -434,7 +439,8 @@ class ReportBuilder:
         for path in tqdm(self.images, desc="compare", unit="img", disable=not self.o.progress):
             try:
                 image, alpha = self._load_input(path)
-                mask, mask_src = self._mask(path, image, alpha)
+                image_digest = array_digest(image)
+                mask, mask_src = self._mask(path, image, alpha, image_digest)
                 depth, depth_src = self._depth(path, image, mask)
                 target = self._target(path, image)
             except UserError as err:  # the input or its mask/depth/target file (BadImageError included)
@@ -442,7 +448,7 @@ class ReportBuilder:
                 self.stats["skipped_inputs"] += 1
                 continue
             stem = path.stem
-            digests = tuple(array_digest(a) for a in (image, mask, depth, target))
+            digests = (image_digest, *(array_digest(a) for a in (mask, depth, target)))
             row = Row(path.name)
             row.cells.append(self._static_cell("input", stem, image, f"{image.shape[1]}×{image.shape[0]} px",
                                                digests[0]))
