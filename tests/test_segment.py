@@ -249,3 +249,23 @@ def test_cli_one_depth_file_for_several_images_is_a_flag_error(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "single input" in err and str(depth) in err
     assert not out.exists()
+
+
+def test_u2net_batch_honours_gan_bokeh_threads(tmp_path, monkeypatch):
+    """GAN_BOKEH_THREADS reaches every torch segmenter, U²-Net included (catches the thread setting being
+    applied to DeepLab only)."""
+    import torch
+
+    import gan_bokeh.runtime as runtime
+    from gan_bokeh.batch.segment import SegmentJob, segment_files
+    from gan_bokeh.segment.u2net import build_u2net
+
+    weights = tmp_path / "u2netp.pth"
+    torch.save(build_u2net("u2netp").state_dict(), weights)
+    calls = []
+    monkeypatch.setattr(runtime, "torch_threads", lambda n=None: calls.append(n))
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.full((32, 32, 3), 128, np.uint8))
+    job = SegmentJob(out=tmp_path / "out", backend="u2net", weights=weights, device="cpu",
+                     segmenter_options={"variant": "u2netp", "size": 32})
+    assert segment_files([tmp_path / "a.jpg"], job, progress=False).exit_code == 0
+    assert calls == [None]

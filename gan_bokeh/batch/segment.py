@@ -199,7 +199,7 @@ def segment_files(inputs: list[str | os.PathLike[str]], job: SegmentJob, *, recu
     seg: Any = None
     if any(not is_done(p) for p in todo):
         seg = get_segmenter(job.backend, weights=job.weights, device=job.device, **job.segmenter_options)
-        if seg.name.startswith("deeplab"):
+        if seg.name.startswith(("deeplab", "u2net")):  # the torch backends (selfie sets its own threads)
             from gan_bokeh.runtime import torch_threads
 
             torch_threads()  # GAN_BOKEH_THREADS, if set
