@@ -137,6 +137,7 @@ def test_midas_three_distinct_errors(monkeypatch):
     monkeypatch.setattr(midas, "check_midas_dependencies", lambda: None)
     cases = [(ModuleNotFoundError("No module named 'timm'", name="timm"), MissingDependencyError, "timm"),
              (urllib.error.URLError("Name or service not known"), WeightsUnavailableError, midas._hub_cache()),
+             (urllib.error.URLError("Name or service not known"), WeightsUnavailableError, "--depth FILE"),
              (AttributeError("module has no attribute 'Foo'"), RemoteCodeError, "AttributeError")]
     for exc, cls, text in cases:
         def boom(model, exc=exc):

@@ -226,3 +226,46 @@ def test_cli_rgba_output_into_the_input_folder_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "--format mask" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+
+
+def test_cli_one_depth_file_for_several_images_is_a_flag_error(tmp_path, capsys, monkeypatch):
+    """``--depth FILE`` with several inputs is exit 2 before any work: one line, no model built, nothing
+    written (catches the check sitting in the per-image step, which segmented every image then failed it)."""
+    import gan_bokeh.segment as segment
+    from gan_bokeh.cli import main
+
+    def no_model(*a, **k):
+        raise AssertionError("segmenter built for a flag error")
+
+    monkeypatch.setattr(segment, "get_segmenter", no_model)
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b"):
+        cv2.imwrite(str(src / f"{name}.jpg"), np.full((32, 32, 3), 128, np.uint8))
+    depth = tmp_path / "d.npy"
+    np.save(depth, np.zeros((32, 32), np.float32))
+    out = tmp_path / "out"
+    assert main(["segment", str(src), "--out", str(out), "--depth", str(depth)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "single input" in err and str(depth) in err
+    assert not out.exists()
+
+
+def test_u2net_batch_honours_gan_bokeh_threads(tmp_path, monkeypatch):
+    """GAN_BOKEH_THREADS reaches every torch segmenter, U²-Net included (catches the thread setting being
+    applied to DeepLab only)."""
+    import torch
+
+    import gan_bokeh.runtime as runtime
+    from gan_bokeh.batch.segment import SegmentJob, segment_files
+    from gan_bokeh.segment.u2net import build_u2net
+
+    weights = tmp_path / "u2netp.pth"
+    torch.save(build_u2net("u2netp").state_dict(), weights)
+    calls = []
+    monkeypatch.setattr(runtime, "torch_threads", lambda n=None: calls.append(n))
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.full((32, 32, 3), 128, np.uint8))
+    job = SegmentJob(out=tmp_path / "out", backend="u2net", weights=weights, device="cpu",
+                     segmenter_options={"variant": "u2netp", "size": 32})
+    assert segment_files([tmp_path / "a.jpg"], job, progress=False).exit_code == 0
+    assert calls == [None]

@@ -95,3 +95,29 @@ def test_u2net_random_init_forward_and_weights_rules(random_weights, tmp_path, m
         get_segmenter("u2net", variant="u2netp")
     msg = str(info.value)
     assert "\n" not in msg and "--weights PATH" in msg and "u2netp.pth" in msg and str(tmp_path / "torch") in msg
+
+
+def test_u2net_checks_the_variant_cheaply_and_builds_the_net_once(random_weights, monkeypatch):
+    """An unknown variant is one clear line before any download; a good one builds the network once
+    (catches validation that builds a throw-away 44 M-parameter U²-Net before the real one)."""
+    import torch
+
+    from gan_bokeh.segment import u2net
+
+    def no_download(*a, **k):
+        raise AssertionError("downloaded before checking the variant")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    with pytest.raises(UserError, match="--u2net-variant u2netx"):
+        get_segmenter("u2net", variant="u2netx")
+    built = []
+    real_init = u2net.U2Net.__init__
+
+    def counting_init(self, *a, **k):
+        built.append(1)
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(u2net.U2Net, "__init__", counting_init)
+    path, opts = random_weights["u2net"]
+    get_segmenter("u2net", weights=path, device="cpu", **opts)
+    assert len(built) == 1

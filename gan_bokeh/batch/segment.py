@@ -156,14 +156,11 @@ def _write(rgb: np.ndarray, mask: np.ndarray, outs: list[Path], meta: dict[str, 
             write_rgba(p, rgb, mask, pnginfo=meta)
 
 
-def _finish_one(job: SegmentJob, img: Path, rgb: np.ndarray, mask: np.ndarray, backend: str,
-                n_inputs: int) -> dict[str, Any]:
+def _finish_one(job: SegmentJob, img: Path, rgb: np.ndarray, mask: np.ndarray, backend: str) -> dict[str, Any]:
     """Post-process and write one mask; returns its ``done`` record (raises UserError for bad side files)."""
     from gan_bokeh.depth import find_depth_file
 
     t0 = time.perf_counter()
-    if job.depth is not None and job.depth.is_file() and n_inputs > 1:
-        raise UserError(f"--depth {job.depth}: a single depth file needs a single input; pass a folder")
     mask, info = _postprocess(job, mask, find_depth_file(img, job.depth))
     outs = _outputs(job.out, img.stem, job.fmt)
     meta = {"Software": "gan-bokeh segment", "gan-bokeh:segment-backend": backend,
@@ -179,7 +176,8 @@ def segment_files(inputs: list[str | os.PathLike[str]], job: SegmentJob, *, recu
     """Segment every image of ``inputs`` (files or folders) into ``job.out``.
 
     Raises:
-        UserError: before any work — bad settings, no images, RGBA outputs into an input folder, no segmenter.
+        UserError: before any work — bad settings, no images, one --depth file for several images, RGBA
+            outputs into an input folder, no segmenter.
     """
     from gan_bokeh.io import atomic_write_text, list_images, read_image
     from gan_bokeh.segment import get_segmenter
@@ -188,6 +186,9 @@ def segment_files(inputs: list[str | os.PathLike[str]], job: SegmentJob, *, recu
     images = list_images(inputs, recursive=recursive)
     if not images:
         raise UserError(f"no images found in {' '.join(map(str, inputs))}")
+    if job.depth is not None and job.depth.is_file() and len(images) > 1:
+        # a flag error, so before any work (it used to fail every image after running the model on it)
+        raise UserError(f"--depth {job.depth}: a single depth file needs a single input; pass a folder")
     _check_out(job, images)
     job.out.mkdir(parents=True, exist_ok=True)
     todo, refused = _plan(job, images)
@@ -198,7 +199,7 @@ def segment_files(inputs: list[str | os.PathLike[str]], job: SegmentJob, *, recu
     seg: Any = None
     if any(not is_done(p) for p in todo):
         seg = get_segmenter(job.backend, weights=job.weights, device=job.device, **job.segmenter_options)
-        if seg.name.startswith("deeplab"):
+        if seg.name.startswith(("deeplab", "u2net")):  # the torch backends (selfie sets its own threads)
             from gan_bokeh.runtime import torch_threads
 
             torch_threads()  # GAN_BOKEH_THREADS, if set
@@ -218,7 +219,7 @@ def segment_files(inputs: list[str | os.PathLike[str]], job: SegmentJob, *, recu
         masks = (seg.batch(rgbs) if hasattr(seg, "batch") else [seg(im) for im in rgbs]) if loaded else []
         for (img, rgb), mask in zip(loaded, masks, strict=True):
             try:
-                outcomes.append((img, _finish_one(job, img, rgb, mask, seg.name, len(images))))
+                outcomes.append((img, _finish_one(job, img, rgb, mask, seg.name)))
             except UserError as err:  # e.g. an unreadable depth file: record it, keep going
                 outcomes.append((img, {"status": "failed", "reason": failure_reason(img, err)}))
         return outcomes

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gan_bokeh.cli.options import add_depth_arguments
 
-HELP = "person masks (DeepLabV3 or offline selfie model) as RGBA PNGs and/or mask PNGs"
+HELP = "subject masks (person: DeepLabV3 or offline selfie model; any subject: U²-Net) as RGBA and/or mask PNGs"
 
 FORMATS = ("rgba", "mask", "both")  # == gan_bokeh.batch.segment.FORMATS (literal: keeps --help light)
 MAIN_SUBJECT = ("none", "largest", "central", "closest")  # == gan_bokeh.batch.segment.MAIN_SUBJECT
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (DeepLab)")
     parser.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     parser.add_argument("--overwrite", action="store_true", help="redo images whose outputs exist")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (DeepLab; default auto)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (DeepLab, U²-Net; default auto)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -78,12 +78,12 @@ def _selfie(weights: Any, download: bool = True, num_threads: int | None = None,
 def _u2net(weights: Any, device: Any, variant: str = "u2net", size: int = 320,
            download: bool = True) -> Segmenter:
     from gan_bokeh.runtime import pick_device
-    from gan_bokeh.segment.u2net import U2NET_URLS, U2NetSegmenter, build_u2net
+    from gan_bokeh.segment.u2net import U2NET_URLS, U2NetSegmenter, check_variant
     from gan_bokeh.weights import resolve_weights
 
     if _is_tflite(weights):
         raise UserError(f"{weights}: a .tflite file is a selfie model; use --backend selfie")
-    build_u2net(variant)  # validates the variant before any download
+    check_variant(variant)  # before any download (building the net here would build it twice)
     state = resolve_weights(U2NET_URLS[variant], what=f"U²-Net ({variant}) weights", flag="--weights",
                             path=weights, download=download)
     dev = device if device is not None and not isinstance(device, str) else pick_device(device)

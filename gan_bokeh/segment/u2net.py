@@ -18,7 +18,7 @@ from torch import nn
 
 from gan_bokeh.segment.base import check_image, resize_hw
 
-__all__ = ["U2NET_URLS", "U2NET_VARIANTS", "U2Net", "U2NetSegmenter", "build_u2net"]
+__all__ = ["U2NET_URLS", "U2NET_VARIANTS", "U2Net", "U2NetSegmenter", "build_u2net", "check_variant"]
 
 #: Release copies of the authors' checkpoints (the originals are on Google Drive, which has no stable URL).
 U2NET_URLS = {
@@ -156,12 +156,18 @@ class U2Net(nn.Module):
         return self.outconv(torch.cat(sides, 1))
 
 
-def build_u2net(variant: str = "u2net") -> U2Net:
-    """A randomly initialised U²-Net (no download)."""
+def check_variant(variant: str) -> None:
+    """Raise :class:`~gan_bokeh.errors.UserError` for a variant not in :data:`U2NET_VARIANTS` (cheap: builds
+    nothing, so callers can check before a download)."""
     if variant not in U2NET_VARIANTS:
         from gan_bokeh.errors import UserError
 
         raise UserError(f"--u2net-variant {variant}: unknown; choose from {', '.join(U2NET_VARIANTS)}")
+
+
+def build_u2net(variant: str = "u2net") -> U2Net:
+    """A randomly initialised U²-Net (no download)."""
+    check_variant(variant)
     return U2Net(variant)
 
 
