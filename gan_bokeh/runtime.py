@@ -26,8 +26,14 @@ def cache_root() -> Path:
 
 
 def pick_device(name: str | None = None):  # -> torch.device (torch imported lazily)
-    """``None``/``"auto"`` → CUDA when present, else CPU; ``"cuda"`` without a GPU is a user error."""
+    """``None``/``"auto"`` → CUDA when present, else CPU; ``"cuda"`` without a GPU is a user error.
+
+    A ``torch.device`` is accepted too (library callers pass one) and goes through the same checks.
+    """
     import torch
+
+    if isinstance(name, torch.device):
+        name = str(name)
 
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

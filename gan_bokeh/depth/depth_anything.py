@@ -129,7 +129,7 @@ def predict_inverse_depth(model: Any, image: np.ndarray, *, input_size: int = IN
     nh, nw = network_size(h, w, input_size)
     x = resize_image(np.asarray(image, np.float32), (nh, nw), up="linear")
     x = (x - np.asarray(_MEAN, np.float32)) / np.asarray(_STD, np.float32)
-    dev = pick_device(device) if device is None or isinstance(device, str) else device
+    dev = pick_device(device)
     model = model.to(dev)
     with torch.inference_mode():
         t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(dev)

@@ -59,7 +59,7 @@ def _deeplab(weights: Any, device: Any, arch: str = "resnet101", short_side: int
         raise UserError(f"{weights}: a .tflite file is a selfie model; use --backend selfie")
     state = resolve_weights(deeplab_weights_url(arch), what=f"DeepLabV3-{arch} weights", flag="--weights",
                             path=weights, download=download)
-    dev = device if device is not None and not isinstance(device, str) else pick_device(device)
+    dev = pick_device(device)
     return DeepLabSegmenter(arch, state, device=dev, short_side=short_side)
 
 
@@ -86,7 +86,7 @@ def _u2net(weights: Any, device: Any, variant: str = "u2net", size: int = 320,
     check_variant(variant)  # before any download (building the net here would build it twice)
     state = resolve_weights(U2NET_URLS[variant], what=f"U²-Net ({variant}) weights", flag="--weights",
                             path=weights, download=download)
-    dev = device if device is not None and not isinstance(device, str) else pick_device(device)
+    dev = pick_device(device)
     return U2NetSegmenter(variant, state, device=dev, size=size)
 
 
