@@ -53,6 +53,34 @@ def test_dataset_loads_depth_and_falls_back_to_the_mask_guess(dataset: Path) -> 
     assert guess[35, 5] < guess[2, 5]  # the ramp: bottom rows near, top far
 
 
+def test_depth_guess_reads_the_mask_in_the_photo_s_decode_and_opaque_alpha_is_no_mask(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Depth without a depth file and without ``need_masks``: each photo is decoded once (the guess takes
+    its mask from the same decode), and a fully opaque alpha is "no mask" (the plain ramp), not a bad image.
+
+    Fails on: a second decode just for the guess's mask; an opaque RGBA photo skipped as unreadable.
+    """
+    import gan_bokeh.data.unpaired as unpaired
+
+    root = tmp_path / "ds"
+    for dom in "AB":
+        (root / f"train{dom}").mkdir(parents=True)
+        write_rgba(root / f"train{dom}" / f"{dom}0.png", np.repeat(GRAD[..., None], 3, 2), np.ones((40, 40)))
+    calls: list[str] = []
+    real = unpaired.load_resized
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(unpaired, "load_resized", counting)
+    item = UnpairedDataset(root, load_size=40, need_depth=True)[(0, 0, 0, 0)]
+    assert "bad" not in item and "mask_A" not in item
+    assert len(calls) == 2  # one decode per domain
+    ramp = item["depth_A"][0].numpy().astype(np.float32)
+    assert ramp[35, 5] < ramp[2, 5]  # the plain ground ramp: bottom near, top far
+
+
 def test_augment_crops_depth_and_mask_with_their_image(dataset: Path) -> None:
     """The same random crop and flip reach image, mask and depth (catches depth cropped independently)."""
     ds = UnpairedDataset(dataset, load_size=40, need_depth=True, need_masks=True)

@@ -141,7 +141,7 @@ def test_cycle_path_sees_the_overlay() -> None:
 def test_generator_step_leaves_discriminators_alone() -> None:
     """The generators' update must not give the discriminators gradients nor move them.
 
-    Fails on: ``set_requires_grad([D_A, D_B], False)`` removed from ``_generator_step`` (D then collects
+    Fails on: ``set_requires_grad(frozen, False)`` removed from ``_generator_update`` (D then collects
     gradients from the adversarial terms).
     """
     model = _model("mask_loss_overlay")

@@ -1,5 +1,5 @@
-"""``gan-bokeh train``: CycleGAN with the paper's mask loss and mask overlay, or paired PyNET (``model.objective``);
-single process or torchrun DDP."""
+"""``gan-bokeh train``: CycleGAN with the paper's mask loss and mask overlay, the one-sided CUT / FastCUT /
+defocus objectives, or paired PyNET (``model.objective``); single process or torchrun DDP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from gan_bokeh.errors import UserError
 
-HELP = "train a CycleGAN (mask loss / overlay) on trainA/ trainB/, or PyNET on aperture pairs (pynet configs)"
+HELP = ("train a CycleGAN (mask loss / overlay), CUT / FastCUT or defocus on trainA/ trainB/, or PyNET on "
+        "aperture pairs (pynet configs)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

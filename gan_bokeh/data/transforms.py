@@ -40,7 +40,8 @@ def center_square(arr: np.ndarray) -> np.ndarray:
 
 
 def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os.PathLike[str] | None = None,
-                 need_mask: bool = False, squash: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                 need_mask: bool = False, mask_if_any: bool = False,
+                 squash: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode an image (and its mask) straight to ``size × size``.
 
     ``squash`` resizes the whole photo (aspect ratio lost: ``data.preprocess cyclegan``); otherwise the
@@ -56,6 +57,8 @@ def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os
         mask_path: a mask file (sidecar or ``data.mask_dir``); it wins over the image's alpha channel.
         need_mask: return a mask (from ``mask_path``, else the alpha channel unless fully opaque: the one
             rule of :mod:`gan_bokeh.io.masks`).
+        mask_if_any: return the mask when there is one, ``None`` (no error) when there is none: the depth
+            fallback's guess, from the same decode as the photo.
 
     Returns:
         ``(rgb, mask)``: uint8 ``(size, size, 3)`` and uint8 ``(size, size)`` (``None`` unless ``need_mask``).
@@ -66,13 +69,17 @@ def load_resized(path: str | os.PathLike[str], size: int, *, mask_path: str | os
     """
     rgb, alpha = pil_to_rgb_alpha(open_image(path, draft=(size, size)))
     mask = None
-    if need_mask:
+    if need_mask or mask_if_any:
         mask = read_mask(mask_path) if mask_path is not None else alpha
         if mask is None:
-            raise BadImageError(path, "its alpha channel (the mask) is missing")
-        if mask_path is None and not alpha_is_mask(alpha):  # the one mask rule: opaque alpha = no mask
-            raise BadImageError(path, "its alpha channel is fully opaque, so it has no subject mask; "
-                                      "add a <stem>.mask.png sidecar")
-        mask = to_uint8(resize_square(mask if squash else center_square(mask), size))
+            if need_mask:
+                raise BadImageError(path, "its alpha channel (the mask) is missing")
+        elif mask_path is None and not alpha_is_mask(alpha):  # the one mask rule: opaque alpha = no mask
+            if need_mask:
+                raise BadImageError(path, "its alpha channel is fully opaque, so it has no subject mask; "
+                                          "add a <stem>.mask.png sidecar")
+            mask = None
+        if mask is not None:
+            mask = to_uint8(resize_square(mask if squash else center_square(mask), size))
     # uint8 out: 4x less memory, cache disk and host-to-device traffic than float32
     return to_uint8(resize_square(rgb if squash else center_square(rgb), size)), mask

@@ -174,17 +174,15 @@ class UnpairedDataset(torch.utils.data.Dataset):
         except OSError:
             return None  # a vanished file: the load reports it
 
-    def _depth(self, path: Path, dfile: Path | None, mfile: Path | None, mask: np.ndarray | None) -> np.ndarray:
-        """uint8 ``(L, L)`` depth, 0 = near: from the file, else guessed from the mask (or the plain ramp)."""
+    def _depth(self, dfile: Path | None, mask: np.ndarray | None) -> np.ndarray:
+        """uint8 ``(L, L)`` depth, 0 = near: from the file, else guessed from the image's mask (``None``: the
+        plain ramp)."""
         if dfile is not None:
             try:
                 depth = load_depth(dfile, kind=self.depth_kind)
             except UserError as err:
                 raise BadImageError(dfile, str(err)) from None
             return to_uint8(resize_square(depth if self.squash else center_square(depth), self.load_size))
-        if mask is None:  # depth wanted, masks not: read the mask for the guess if there is one
-            _, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=mfile is not None
-                                   or _has_alpha(path), squash=self.squash)
         m = (mask.astype(np.float32) / 255.0) if mask is not None else np.zeros((self.load_size,) * 2, np.float32)
         return to_uint8(fallback_depth(m))
 
@@ -199,8 +197,13 @@ class UnpairedDataset(torch.utils.data.Dataset):
             hit = self.cache.get(key)
             if hit is not None and hit.shape == (self.load_size, self.load_size, n_ch):
                 return (hit[..., :3], hit[..., 3] if need_mask else None, hit[..., -1] if need_depth else None, path)
-        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=need_mask, squash=self.squash)
-        depth = self._depth(path, dfile, mfile, mask) if need_depth else None
+        # depth wanted without a depth file: the guess needs the mask, read in the same decode as the photo
+        guess = need_depth and dfile is None and not need_mask
+        rgb, mask = load_resized(path, self.load_size, mask_path=mfile, need_mask=need_mask, mask_if_any=guess,
+                                 squash=self.squash)
+        depth = self._depth(dfile, mask) if need_depth else None
+        if guess:
+            mask = None  # loaded for the guess only
         if key is not None and self.cache is not None:
             self.cache.put(key, np.dstack([rgb, *(a for a in (mask, depth) if a is not None)]))
         return rgb, mask, depth, path

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -199,6 +200,26 @@ class Objective:
         parts = L.mask_loss(real, fake, mask, lambda_cyc=t.lambda_cyc, lambda_mask=t.lambda_mask,
                             vgg=vgg, vgg_weight=t.mask_vgg_weight, real_features=feats)
         return {f"mask_{k}_{side}": v for k, v in parts.items()}
+
+    def _generator_update(self, frozen: list[nn.Module], opt: torch.optim.Optimizer,
+                          losses: Callable[[], tuple[Any, dict[str, Tensor]]]) -> tuple[Any, dict[str, Tensor]]:
+        """One generator update, the same for every GAN objective: the discriminators ``frozen`` (no
+        gradients), ``losses() -> (outputs, terms)`` under autocast, their sum back-propagated and ``opt``
+        stepped through the shared GradScaler; returns ``(outputs, terms)`` (the terms still attached).
+
+        Raises:
+            NonFiniteLossError: before the update is applied when a loss is NaN/inf.
+        """
+        set_requires_grad(frozen, False)
+        opt.zero_grad(set_to_none=True)
+        with self._autocast():
+            out, terms = losses()
+            loss = torch.stack([v.float() for v in terms.values()]).sum()
+        self._check_finite(terms)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
+        set_requires_grad(frozen, True)
+        return out, terms
 
     def _check_finite(self, terms: dict[str, Tensor]) -> None:
         vals = torch.stack([v.detach().float() for v in terms.values()])

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_bokeh import losses as L
-from gan_bokeh.objectives.base import Objective, set_requires_grad, unwrap
+from gan_bokeh.objectives.base import Objective, unwrap
 from gan_bokeh.objectives.registry import register_objective
 from gan_bokeh.train.config import TrainConfig
 from gan_bokeh.train.models import build_nets, net_archs
@@ -153,16 +153,9 @@ class CycleGANModel(Objective):
     def _generator_step(self, real_A: Tensor, real_B: Tensor, mA: Tensor | None, mB: Tensor | None,
                         eA: Tensor | None = None, eB: Tensor | None = None
                         ) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
-        n, opt = self.nets, self.optimizers["G"]
-        set_requires_grad([n["D_A"], n["D_B"]], False)
-        opt.zero_grad(set_to_none=True)
-        with self._autocast():
-            fakes, terms = self._generator_losses(real_A, real_B, mA, mB, eA, eB)
-            loss = torch.stack([v.float() for v in terms.values()]).sum()
-        self._check_finite(terms)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        set_requires_grad([n["D_A"], n["D_B"]], True)
+        n = self.nets
+        fakes, terms = self._generator_update([n["D_A"], n["D_B"]], self.optimizers["G"],
+                                              lambda: self._generator_losses(real_A, real_B, mA, mB, eA, eB))
         return fakes, {k: v.detach() for k, v in terms.items()}
 
     def _discriminator_step(self, real_A: Tensor, real_B: Tensor, fake_A: Tensor, fake_B: Tensor) -> dict[str, Tensor]:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from gan_bokeh import losses as L
-from gan_bokeh.objectives.base import Objective, set_requires_grad
+from gan_bokeh.objectives.base import Objective
 from gan_bokeh.train.config import TrainConfig
 
 __all__ = ["OneSidedObjective"]
@@ -37,16 +36,7 @@ class OneSidedObjective(Objective):
             NonFiniteLossError: before the update concerned is applied when a loss is NaN/inf.
         """
         D = self.nets["D_B"]
-        set_requires_grad([D], False)
-        opt = self.optimizers["G"]
-        opt.zero_grad(set_to_none=True)
-        with self._autocast():
-            fake_B, terms_G = generator_losses()
-            loss = torch.stack([v.float() for v in terms_G.values()]).sum()
-        self._check_finite(terms_G)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        set_requires_grad([D], True)
+        fake_B, terms_G = self._generator_update([D], self.optimizers["G"], generator_losses)
         opt_D = self.optimizers["D"]
         opt_D.zero_grad(set_to_none=True)
         with self._autocast():

@@ -139,9 +139,9 @@ class Trainer:
     def _check(self) -> tuple[Any, dict[str, Any] | None, nn.Module | None]:
         c = self.cfg
         cache_dir = (c.data.cache_dir or default_cache_dir()) if c.data.cache else None
-        if cache_dir is not None and self.info.is_main:
-            log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
         ds = self.kind.make_dataset(c, Path(self.opts.data), cache_dir)
+        if cache_dir is not None and self.info.is_main:  # after the dataset check: a bad --data is one line
+            log.info("resized training images are cached in %s (data.cache=false to turn off)", cache_dir)
         if len(ds) < c.train.batch_size * self.info.world_size:
             raise UserError(f"{self.opts.data}: {len(ds)} training images are fewer than one batch "
                             f"({c.train.batch_size} x {self.info.world_size} processes)")
