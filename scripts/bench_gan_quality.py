@@ -216,14 +216,9 @@ def split_pool(pool: Sequence[Photo]) -> dict[str, list[Photo]]:
 def depth_subject_mask(depth: np.ndarray) -> np.ndarray:
     """Subject of a scene without a person mask: the nearest quarter of the depth, largest component,
     holes filled. float32 ``(H, W)`` in {0, 1}."""
-    import cv2
-    from scipy.ndimage import binary_fill_holes
+    from gan_bokeh.segment.refine import largest_component
 
-    near = (depth <= np.quantile(depth, 0.25)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-    if n > 1:
-        near = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    return binary_fill_holes(near > 0).astype(np.float32)
+    return largest_component(depth <= np.quantile(depth, 0.25))
 
 
 def load_photo(ph: Photo, short: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

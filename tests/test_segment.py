@@ -34,6 +34,21 @@ def test_refine_fills_holes_and_drops_specks():
     assert mask_iou(out, _two_people()) == 1.0
 
 
+def test_largest_component_keeps_the_biggest_blob_with_its_holes_filled():
+    """Two blobs (the larger with a hole): the larger comes back, hole filled, the smaller gone; an empty
+    mask stays empty. Catches the smallest blob kept (argmin) or the hole left open."""
+    from gan_bokeh.segment.refine import largest_component
+
+    m = np.zeros((40, 60), bool)
+    m[5:30, 5:30] = True
+    m[15:20, 15:20] = False  # a hole in the big blob
+    m[10:14, 45:50] = True  # a small blob
+    out = largest_component(m)
+    assert out.dtype == np.float32 and out.shape == m.shape
+    assert out[5:30, 5:30].all() and out[10:14, 45:50].sum() == 0 and out.sum() == 25 * 25
+    assert largest_component(np.zeros((4, 4), bool)).sum() == 0
+
+
 def test_refine_keeps_soft_edge_and_large_holes():
     m = cv2.GaussianBlur(_two_people(), (0, 0), 2.0)
     hole = m.copy()

@@ -182,7 +182,8 @@ def grabcut_subject_mask(image: np.ndarray, box: Sequence[float] = (0.12, 0.12, 
         float32 ``(H, W)`` mask in {0, 1}.
     """
     import cv2
-    from scipy.ndimage import binary_fill_holes
+
+    from gan_bokeh.segment.refine import largest_component
 
     h, w = image.shape[:2]
     bgr = np.ascontiguousarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1])
@@ -192,12 +193,7 @@ def grabcut_subject_mask(image: np.ndarray, box: Sequence[float] = (0.12, 0.12, 
     cv2.setRNGSeed(0)  # GrabCut's GMM initialisation draws from OpenCV's RNG: keep masks reproducible
     cv2.grabCut(bgr, gc, rect, np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64), iters,
                 cv2.GC_INIT_WITH_RECT)
-    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n > 1:
-        fg = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    fg = binary_fill_holes(fg > 0)
-    return fg.astype(np.float32)
+    return largest_component((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD))
 
 
 def colour_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 0.12,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MAIN_SUBJECT_MODES", "components", "mask_iou", "refine_mask", "select_main_subject"]
+__all__ = ["MAIN_SUBJECT_MODES", "components", "largest_component", "mask_iou", "refine_mask",
+           "select_main_subject"]
 
 MAIN_SUBJECT_MODES = ("largest", "central", "closest")
 
@@ -42,6 +43,19 @@ def components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     return n, labels, stats
+
+
+def largest_component(binary: np.ndarray) -> np.ndarray:
+    """The largest 8-connected component of a boolean mask with every hole in it filled.
+
+    Returns:
+        float32 ``(H, W)`` in {0, 1} (all zero for an empty mask).
+    """
+    from scipy.ndimage import binary_fill_holes
+
+    n, labels, stats = components(binary)
+    keep = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])) if n > 1 else np.asarray(binary, bool)
+    return binary_fill_holes(keep).astype(np.float32)
 
 
 def _fill_holes(binary: np.ndarray, max_area: int) -> np.ndarray:
