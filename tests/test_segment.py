@@ -284,3 +284,37 @@ def test_u2net_batch_honours_gan_bokeh_threads(tmp_path, monkeypatch):
                      segmenter_options={"variant": "u2netp", "size": 32})
     assert segment_files([tmp_path / "a.jpg"], job, progress=False).exit_code == 0
     assert calls == [None]
+
+
+def test_lazy_segmenter_builds_once_and_gives_up_once(monkeypatch):
+    """Built on the first call only, reused after; a segmenter that cannot be built calls ``on_unavailable``
+    once with the reason and is never tried again (every later call is ``None``). Catches a retry per
+    photo, a build per call, or an unclipped mask."""
+    import gan_bokeh.segment as segment
+    from gan_bokeh.errors import WeightsUnavailableError
+    from gan_bokeh.segment import LazySegmenter
+
+    builds: list[str] = []
+
+    class Over:
+        name = "fake"
+
+        def __call__(self, image):
+            return np.full(image.shape[:2], 1.5, np.float32)
+
+    monkeypatch.setattr(segment, "get_segmenter", lambda backend, **k: builds.append(backend) or Over())
+    lazy = LazySegmenter("selfie")
+    assert builds == [] and lazy.name == "selfie"
+    image = np.zeros((8, 8, 3), np.float32)
+    masks = [lazy(image), lazy(image)]
+    assert builds == ["selfie"] and lazy.name == "fake" and all(m.max() == 1.0 for m in masks)
+
+    def offline(backend, **k):
+        builds.append(backend)
+        raise WeightsUnavailableError("no weights offline")
+
+    monkeypatch.setattr(segment, "get_segmenter", offline)
+    reasons: list[str] = []
+    lazy = LazySegmenter("auto", on_unavailable=reasons.append)
+    assert lazy(image) is None and lazy(image) is None
+    assert reasons == ["no weights offline"] and builds.count("auto") == 1 and lazy.error == reasons[0]

@@ -85,22 +85,21 @@ class InputMaps:
 
     def __init__(self, job: GenerateJob, gen: Any, use_overlay: bool) -> None:
         from gan_bokeh.depth import check_colormap
+        from gan_bokeh.segment import LazySegmenter
 
         self.job, self.gen = job, gen
         self.want_mask = use_overlay or gen.needs_mask or gen.renders
         self.optional_mask = not (use_overlay or gen.needs_mask)  # a renderer works without one
         self.sources: dict[str, Counter[str]] = {"mask": Counter(), "depth": Counter()}
-        self._segmenter: Any = None
+        self._segmenter = LazySegmenter("auto", job.device, self._no_segmenter)
         check_colormap(job.depth_colormap)
         if job.depth is not None and not job.depth.exists():
             raise UserError(f"--depth {job.depth}: no such file or folder")
 
-    def _segment(self, image: np.ndarray) -> tuple[np.ndarray, str]:
-        if self._segmenter is None:  # created on first need only
-            from gan_bokeh.segment import get_segmenter
-
-            self._segmenter = get_segmenter("auto", device=self.job.device)
-        return self._segmenter(image), f"segmenter:{self._segmenter.name}"
+    def _no_segmenter(self, reason: str) -> None:
+        if self.optional_mask:  # said once; a required mask fails each photo that lacks one (mask())
+            log.warning("no subject mask (%s): rendering without the subject-guided gather", reason)
+            self.want_mask = False
 
     def mask(self, path: Path, alpha: np.ndarray | None, image: np.ndarray) -> np.ndarray | None:
         """The one mask rule of :mod:`gan_bokeh.io.masks`, else the segmenter; ``None`` when not needed."""
@@ -110,16 +109,13 @@ class InputMaps:
             return None
         m, label = load_mask(path, alpha, self.job.mask, shape=image.shape[:2])
         if m is None:
-            try:
-                m, label = self._segment(image)
-            except UserError as err:  # no segmenter here (WeightsUnavailableError is a UserError)
-                if not self.optional_mask:
-                    raise UserError(f"--overlay (or a generator trained with mask input) needs masks: pass --mask "
-                                    f"DIR or sidecar masks ({err})") from None
-                log.warning("no subject mask for %s (%s): rendering without the subject-guided gather",
-                            path.name, err)
-                self.want_mask = False
+            m = self._segmenter(image)  # built on first need
+            if m is None and not self.optional_mask:
+                raise UserError(f"--overlay (or a generator trained with mask input) needs masks: pass --mask "
+                                f"DIR or sidecar masks ({self._segmenter.error})")
+            if m is None:
                 return None
+            label = f"segmenter:{self._segmenter.name}"
         self.sources["mask"][label.split(":")[0]] += 1
         return m
 

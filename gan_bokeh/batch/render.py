@@ -64,9 +64,10 @@ class Sources:
     """Finds masks and depth for each image; remembers unavailable models so it warns only once."""
 
     def __init__(self, job: RenderJob, n_inputs: int) -> None:
+        from gan_bokeh.segment import LazySegmenter
+
         self.job = job
-        self.segmenter: Any = None
-        self.segmenter_failed = not job.segment
+        self.segmenter = LazySegmenter(job.segmenter, job.device, self._no_segmenter) if job.segment else None
         from gan_bokeh.depth import check_colormap
 
         check_colormap(job.depth_colormap)
@@ -83,19 +84,13 @@ class Sources:
         found, label = load_mask(path, alpha, self.job.mask, shape=image.shape[:2])
         if found is not None:
             return found, label
-        if self.segmenter_failed:
-            return None, "none"
-        if self.segmenter is None:
-            try:
-                from gan_bokeh.segment import get_segmenter
+        m = self.segmenter(image) if self.segmenter is not None else None
+        return (None, "none") if m is None else (m, f"segmenter:{self.segmenter.name}")
 
-                self.segmenter = get_segmenter(self.job.segmenter, device=self.job.device)
-            except (ImportError, UserError) as err:  # WeightsUnavailableError is a UserError
-                log.warning("no mask and no segmenter (%s); rendering without a subject mask (make masks with "
-                            "`gan-bokeh segment` and pass --mask DIR)", err)
-                self.segmenter_failed = True
-                return None, "none"
-        return np.clip(self.segmenter(image), 0, 1).astype(np.float32), f"segmenter:{self.segmenter.name}"
+    @staticmethod
+    def _no_segmenter(reason: str) -> None:
+        log.warning("no mask and no segmenter (%s); rendering without a subject mask (make masks with "
+                    "`gan-bokeh segment` and pass --mask DIR)", reason)
 
     def depth(self, path: Path, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
         """``(depth (H, W), metadata)``: a depth file, else ``depth_backend`` (the one registry,

@@ -122,7 +122,11 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
     no_mask, resized, segmented = [], [], []
-    masker = _Masker(segmenter, device, notes)
+    masker = None
+    if segmenter is not None:
+        from gan_bokeh.segment import LazySegmenter
+
+        masker = LazySegmenter(segmenter, device, lambda err: notes.append(f"no segmenter for masks ({err})"))
     lpips_model = _lpips_or_note(notes) if targets else None
     for stem, p in tqdm(sorted(preds.items()), desc="evaluate", unit="img", disable=not progress):
         if stem not in inputs:
@@ -146,7 +150,7 @@ def evaluate_folders(pred_dir: str | os.PathLike[str], input_dir: str | os.PathL
             notes.append(f"skipped {p.name}: mask {err}")
             continue
         if mask is None:
-            mask = masker(inp)
+            mask = masker(inp) if masker is not None else None
             (no_mask if mask is None else segmented).append(p.name)
         row: dict[str, Any] = {"name": p.name}
         row.update(evaluate_pair(pred, inp, mask, target))
@@ -180,30 +184,6 @@ def _lpips_or_note(notes: list[str]) -> Any:
     except WeightsUnavailableError as err:
         notes.append(f"LPIPS skipped: {err}")
         return None
-
-
-class _Masker:
-    """Builds the segmenter on first need; a segmenter that cannot be built is noted once and skipped."""
-
-    def __init__(self, backend: str | None, device: Any, notes: list[str]) -> None:
-        self.backend, self.device, self.notes = backend, device, notes
-        self.seg: Any = None
-        self.name = backend or "none"
-
-    def __call__(self, image: np.ndarray) -> np.ndarray | None:
-        if self.backend is None:
-            return None
-        if self.seg is None:
-            from gan_bokeh.segment import get_segmenter
-
-            try:
-                self.seg = get_segmenter(self.backend, device=self.device)
-            except (ImportError, UserError) as err:
-                self.notes.append(f"no segmenter for masks ({err})")
-                self.backend = None
-                return None
-            self.name = self.seg.name
-        return np.clip(self.seg(image), 0.0, 1.0).astype(np.float32)
 
 
 def _fid_kid(fake: list[Path], real_b_dir: str | os.PathLike[str], weights: Any, notes: list[str]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gan_bokeh.errors import BadImageError, UserError, WeightsUnavailableError, first_line
+from gan_bokeh.errors import BadImageError, UserError, first_line
 from gan_bokeh.report.html import DEPTH_LEGEND, Cell, Row, metrics_table, render_page
 
 log = logging.getLogger(__name__)
@@ -232,8 +232,9 @@ class ReportBuilder:
              else "inputs at their original size")
             + f"; GAN runs at working size {opts.work_size or 'of their training crop'}, merged to the cell size "
               "(detail merge), AtoB direction"]
-        self._segmenter: Any = None
-        self._segmenter_failed = False
+        from gan_bokeh.segment import LazySegmenter
+
+        self._segmenter = LazySegmenter("auto", self.o.device, self._no_segmenter) if self.o.segment else None
         self.columns = self._columns()
         self.stats = {"made": 0, "reused": 0, "failed": 0, "skipped_inputs": 0}
 
@@ -325,19 +326,11 @@ class ReportBuilder:
                 m = read_mask(cached)
                 if m.shape == image.shape[:2]:
                     return m, "segmenter (cached)"
-        if not self.o.segment or self._segmenter_failed:
-            return None, "no mask"
-        try:
-            if self._segmenter is None:
-                from gan_bokeh.segment import get_segmenter
+        m = self._segmenter(image) if self._segmenter is not None else None
+        return (None, "no mask") if m is None else (m, f"segmenter {self._segmenter.name}")
 
-                self._segmenter = get_segmenter("auto", device=self.o.device)
-            return self._segmenter(image), f"segmenter {getattr(self._segmenter, 'name', '')}".strip()
-        except (WeightsUnavailableError, ImportError, AttributeError) as err:
-            self._segmenter_failed = True
-            self.notes.append(f"no segmenter ({first_line(err)}); "
-                              "rows without a mask file have no mask-based cells")
-            return None, "no mask"
+    def _no_segmenter(self, reason: str) -> None:
+        self.notes.append(f"no segmenter ({reason}); rows without a mask file have no mask-based cells")
 
     def _depth(self, path: Path, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray | None, str]:
         from gan_bokeh.depth import find_depth_file, load_depth

@@ -27,7 +27,7 @@ from gan_bokeh.segment.refine import MAIN_SUBJECT_MODES, mask_iou, refine_mask, 
 
 __all__ = [
     "BACKENDS", "DEEPLAB_ARCHS", "MAIN_SUBJECT_MODES", "SEGMENTERS", "Segmenter", "SegmenterSpec",
-    "deeplab_available", "get_segmenter", "mask_iou", "refine_mask", "select_main_subject",
+    "LazySegmenter", "deeplab_available", "get_segmenter", "mask_iou", "refine_mask", "select_main_subject",
 ]
 
 log = logging.getLogger(__name__)
@@ -164,3 +164,46 @@ def get_segmenter(backend: str = "auto", weights: str | os.PathLike[str] | None 
     else:
         chosen = {k: v for k, v in opts.items() if k in spec.options}
     return spec.factory(weights, device, **chosen)
+
+
+class LazySegmenter:
+    """A segmenter built on first use, for jobs that only need one when a photo has no mask.
+
+    When it cannot be built here (no weights offline, a missing package, a bad option) the one-line
+    reason is kept in :attr:`error`, ``on_unavailable(reason)`` is called once (warn, note it, or raise to
+    make masks required) and every later call returns ``None`` without trying again.
+
+    Args:
+        backend, device: as :func:`get_segmenter`.
+        on_unavailable: called once with the reason; ``None``: log a warning.
+    """
+
+    def __init__(self, backend: str = "auto", device: Any = None,
+                 on_unavailable: Callable[[str], None] | None = None) -> None:
+        self.backend, self.device = backend, device
+        self.on_unavailable = on_unavailable
+        self.error: str | None = None
+        self._segmenter: Segmenter | None = None
+
+    @property
+    def name(self) -> str:
+        """The backend actually built (``auto`` resolves on first use)."""
+        return self._segmenter.name if self._segmenter is not None else self.backend
+
+    def __call__(self, image: Any) -> Any:
+        """``(H, W)`` float32 mask in [0, 1] of an ``(H, W, 3)`` image, or ``None`` when unavailable."""
+        import numpy as np
+
+        if self.error is not None:
+            return None
+        if self._segmenter is None:
+            try:
+                self._segmenter = get_segmenter(self.backend, device=self.device)
+            except (ImportError, UserError) as err:  # BackendUnavailableError is a UserError
+                self.error = str(err)
+                if self.on_unavailable is None:
+                    log.warning("no segmenter: %s", self.error)
+                else:
+                    self.on_unavailable(self.error)
+                return None
+        return np.clip(self._segmenter(image), 0.0, 1.0).astype(np.float32)
