@@ -123,14 +123,13 @@ class InputMaps:
         """The depth input of a generator trained with depth (``None`` otherwise), at the photo's size."""
         from gan_bokeh.depth import estimate_depth, find_depth_file, resize_depth
         from gan_bokeh.depth.registry import backend_for
-        from gan_bokeh.errors import BadImageError
 
         if not self.gen.needs_depth:
             return None
         j = self.job
         found = find_depth_file(path, j.depth)
-        if j.depth is not None and found is None:  # this photo's input is missing: record it, carry on
-            raise BadImageError(path, f"no depth file <stem>.* in {j.depth}")
+        if j.depth is not None and found is None:
+            raise UserError(f"{path.name}: no depth file <stem>.* in {j.depth}")
         res = estimate_depth(image, backend=backend_for(j.depth_backend, found), mask=mask, path=found,
                              kind=j.depth_kind, colormap=j.depth_colormap, weights=j.depth_weights, device=j.device)
         self.sources["depth"][res.backend] += 1
