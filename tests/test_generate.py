@@ -287,32 +287,6 @@ def test_generate_works_in_the_geometry_training_saw() -> None:
     net = torch.nn.Identity()
     assert FullResGenerator(net, work_size=72, squash=True).working_input(img).shape == (72, 72, 3)
     assert FullResGenerator(net, work_size=72).working_input(img).shape == (72, 120, 3)
-<<<<<<< HEAD
-
-
-def test_cli_generate_records_a_photo_without_its_depth_file_and_carries_on(tmp_path, capsys):
-    """``--depth DIR`` missing one photo's map fails that photo only (exit 1, the others written), naming it
-    (catches the missing map raised as a plain UserError, which aborted the whole batch with exit 2)."""
-    from test_inputs import GRAD, _inputs_run
-
-    from gan_bokeh.cli import main
-    from gan_bokeh.io import write_rgba
-
-    run = _inputs_run(tmp_path)
-    src, depth_dir = tmp_path / "in", tmp_path / "depth"
-    src.mkdir()
-    depth_dir.mkdir()
-    mask = np.zeros((40, 40), np.float32)
-    mask[8:32, 12:30] = 1
-    for stem in ("a", "b"):
-        write_rgba(src / f"{stem}.png", np.repeat(GRAD[..., None], 3, 2), mask)
-    np.save(depth_dir / "a_depth.npy", GRAD)  # b has no depth map
-    assert main(["generate", "--checkpoint", str(run), "--input", str(src), "--out", str(tmp_path / "o"),
-                 "--depth", str(depth_dir), "--device", "cpu"]) == 1
-    cap = capsys.readouterr()
-    assert "1 done" in cap.out and "1 failed" in cap.out
-    assert "b.png" in cap.err and "no depth file" in cap.err and "Traceback" not in cap.err
-    assert (tmp_path / "o" / "a.png").is_file() and not (tmp_path / "o" / "b.png").exists()
 
 
 def test_cli_generate_refuses_one_depth_file_for_several_photos(tmp_path, capsys):
@@ -330,5 +304,3 @@ def test_cli_generate_refuses_one_depth_file_for_several_photos(tmp_path, capsys
                  "--depth", str(tmp_path / "d.npy"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "--depth" in err and "single input" in err and "Traceback" not in err
-=======
->>>>>>> parent of 68c7ffc (batch/generate: a photo missing from --depth DIR fails that item only (was a plain UserError that aborted the whole batch with exit 2, unlike render); test)
